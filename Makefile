@@ -1,0 +1,49 @@
+# spikeport set-up. `make demo` and `make test` install the pinned stack into .venv on first use.
+# The install order and flags follow ../shared/docs/environment.md; versions are pinned in requirements/constraints.txt.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+PINS := -c requirements/constraints.txt
+STAMP := $(VENV)/.spikeport-installed
+OUT ?= runs/demo
+
+.PHONY: install demo test test-all lint clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
+
+install: $(STAMP)  ## create .venv with the pinned stack and spikeport (editable)
+
+$(STAMP): pyproject.toml requirements/constraints.txt Makefile
+	@start=$$(date +%s); set -e; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	echo "[install] torch 2.13.0 (CPU wheel) first, so nothing pulls a CUDA build"; \
+	$(PIP) install -q $(PINS) torch==2.13.0; \
+	echo "[install] scientific stack with numpy<2"; \
+	$(PIP) install -q $(PINS) --only-binary=scipy "numpy<2" "scipy>=1.10.1,<1.16" \
+	  "asteval>=0.9.31,<0.10" "networkx<=2.8.7" "scikit-learn>=1.5" nir nirtorch h5py mne onnx onnxruntime \
+	  matplotlib tqdm pytest hypothesis ruff build "setuptools>=64" "setuptools_scm>=8" wheel; \
+	echo "[install] lava-nc 0.10.0 (declares Python<3.11; spikeport carries the 3.11 fix)"; \
+	$(PIP) install -q $(PINS) --no-deps --ignore-requires-python lava-nc==0.10.0; \
+	echo "[install] norse 1.1.0 from its sdist, without torchvision"; \
+	$(PIP) install -q $(PINS) --no-deps --no-build-isolation norse==1.1.0; \
+	echo "[install] spikeport (editable)"; \
+	$(PIP) install -q --no-deps --no-build-isolation -e .; \
+	touch $(STAMP); \
+	echo "[install] done in $$(( $$(date +%s) - start )) s"
+
+demo: install  ## train, export, quantize, simulate (reference + Lava), validate and cost the default model
+	$(VENV)/bin/spikeport demo --out $(OUT)
+
+test: install  ## run the default test suite (slow tests excluded)
+	$(PY) -m pytest -q
+
+test-all: install  ## run every test, slow end-to-end sweeps included
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check .
+
+clean:  ## remove the virtual environment and build outputs
+	rm -rf $(VENV) build dist *.egg-info runs

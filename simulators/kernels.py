@@ -1,0 +1,135 @@
+"""Loihi `fixed_pt` integer arithmetic as torch functions: the one definition the reference simulator uses.
+
+Values are float64 tensors that hold integers. float64 represents every integer below 2**53 exactly, and the
+largest intermediate here is a 32-bit state times a 13-bit decay factor (< 2**45), so the arithmetic is exact;
+it lets the same code run batched matrix products through BLAS and carry straight-through gradients when used
+as a quantization-aware training forward (floor/trunc/wrap pass gradients through unchanged).
+
+The semantics are those of lava-nc 0.10.0's `PyLifModelBitAcc` and `PyDenseModelBitAcc`, measured in
+../shared/docs/loihi-fixed-point.md and restated in docs/fixed-point.md, including Lava's int32 channel
+wrap-around and its single (non-modulo) 24-bit correction of `u`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+DECAY_SHIFT = 12  # decays are fractions of 2**12
+ACT_SHIFT = 6  # synaptic input and threshold are MSB-aligned by 2**6
+UV_HALF_RANGE = 2**23  # u and v are 24-bit signed
+V_LIMIT = UV_HALF_RANGE - 1
+INT32_HALF = 2.0**31
+
+
+def _straight_through(x: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
+    """`rounded` in the forward pass, the gradient of `x` in the backward pass."""
+    return x + (rounded - x).detach() if x.requires_grad else rounded
+
+
+def floor_(x: torch.Tensor) -> torch.Tensor:
+    """Floor with a straight-through gradient."""
+    return _straight_through(x, torch.floor(x))
+
+
+def trunc_(x: torch.Tensor) -> torch.Tensor:
+    """Round toward zero with a straight-through gradient."""
+    return _straight_through(x, torch.trunc(x))
+
+
+def wrap_int32(x: torch.Tensor) -> torch.Tensor:
+    """Two's-complement wrap into int32, as numpy int32 arithmetic and Lava's int32 channels do."""
+    return _straight_through(x, x - 2.0**32 * torch.floor((x + INT32_HALF) / 2.0**32))
+
+
+def shift(x: torch.Tensor, exponent: int) -> torch.Tensor:
+    """`x << exponent` for exponent > 0, `x >> -exponent` (floor) otherwise."""
+    if exponent > 0:
+        return x * float(2**exponent)
+    return floor_(x / float(2**-exponent)) if exponent < 0 else x
+
+
+def decay(x: torch.Tensor, keep: int) -> torch.Tensor:
+    """`sign(x * keep) * (|x * keep| >> 12)`: multiply by keep/4096 and round toward zero."""
+    return trunc_(x * float(keep) / float(2**DECAY_SHIFT))
+
+
+def effective_bias(bias_mant: np.ndarray, bias_exp: int) -> torch.Tensor:
+    """`bias_mant << bias_exp` (or `>> -bias_exp`) in Lava's int32 arithmetic."""
+    bias = torch.tensor(np.asarray(bias_mant, dtype=np.int64), dtype=torch.float64)
+    return wrap_int32(shift(bias, int(bias_exp)))
+
+
+def lif_update(
+    u: torch.Tensor,
+    v: torch.Tensor,
+    a_in: torch.Tensor,
+    *,
+    du: int,
+    dv: int,
+    bias: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of Loihi's CUBA LIF sub-threshold dynamics; returns the new (u, v) before spiking and reset.
+
+    u <- wrap24(int32(decay(u, 4096 - (du + 1))) + int32(a_in << 6)); the 24-bit wrap is a single correction.
+    v <- clip(int32(decay(v, 4096 - dv) + u + bias), -(2**23 - 1), 2**23 - 1).
+    """
+    u = wrap_int32(wrap_int32(decay(u, 2**DECAY_SHIFT - (du + 1))) + wrap_int32(a_in * float(2**ACT_SHIFT)))
+    u = torch.where(u > UV_HALF_RANGE, u - 2 * UV_HALF_RANGE, torch.where(u <= -UV_HALF_RANGE, u + 2 * UV_HALF_RANGE, u))
+    v = wrap_int32(wrap_int32(decay(v, 2**DECAY_SHIFT - dv)) + u + bias)
+    return u, torch.clamp(v, -V_LIMIT, V_LIMIT)
+
+
+def spikes_binary(v: torch.Tensor, vth: int) -> torch.Tensor:
+    """1.0 where v > vth << 6, else 0.0."""
+    return (v > float(vth << ACT_SHIFT)).to(v.dtype)
+
+
+def spikes_ternary(v: torch.Tensor, vth_hi: int, vth_lo: int) -> torch.Tensor:
+    """+1 where v > vth_hi << 6, -1 where v < vth_lo << 6, else 0 (TernaryLIF)."""
+    hi = (v > float(vth_hi * 2**ACT_SHIFT)).to(v.dtype)
+    lo = (v < float(vth_lo * 2**ACT_SHIFT)).to(v.dtype)
+    return hi - lo
+
+
+def reset_spiked(v: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
+    """v <- 0 where the neuron spiked (u is not reset)."""
+    return torch.where(spikes != 0, torch.zeros_like(v), v)
+
+
+def sign_mode(weights: np.ndarray) -> str:
+    """Lava's sign mode of a weight matrix: 'excitatory' if min >= 0, 'inhibitory' if max <= 0, else 'mixed'."""
+    if weights.size == 0 or weights.min() >= 0:
+        return "excitatory"
+    return "inhibitory" if weights.max() <= 0 else "mixed"
+
+
+def effective_weights(weights: np.ndarray, num_weight_bits: int = 8) -> np.ndarray:
+    """The weights Lava's Dense actually uses: clipped to 8 bits by sign mode, then truncated.
+
+    Clip: mixed [-256, 255], excitatory [0, 255], inhibitory [-255, 0]. Truncation drops
+    `8 - num_weight_bits (+1 if mixed)` low bits (floor; toward zero for inhibitory weights).
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    mode = sign_mode(w)
+    mixed = mode == "mixed"
+    if mode == "inhibitory":
+        w = -w
+    w = np.clip(w, -256 if mixed else 0, 255)
+    drop = 8 - num_weight_bits + int(mixed)
+    w = (w >> drop) << drop
+    return -w if mode == "inhibitory" else w
+
+
+def dense_accumulate(
+    spikes: torch.Tensor, weights_t: torch.Tensor, *, weight_exp: int, graded: bool
+) -> torch.Tensor:
+    """Dense synaptic input from one step's spikes: `shift(spikes @ W^T, weight_exp)` as Lava computes it.
+
+    Binary mode counts any non-zero input as 1 and sums exactly; graded mode multiplies payloads in int32
+    (wrapping) as numpy's int32 dot product does. `weights_t` is W transposed, shape (n_in, n_out).
+    """
+    if graded:
+        return shift(wrap_int32(spikes @ weights_t), weight_exp)
+    active = spikes if spikes.requires_grad else (spikes != 0).to(weights_t.dtype)  # QAT passes 0/1 spikes
+    return shift(active @ weights_t, weight_exp)

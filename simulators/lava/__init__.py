@@ -1,0 +1,30 @@
+"""Lava backend: runs a deploy graph as Lava processes on the `fixed_pt` CPU models.
+
+Lava is imported lazily, so `import spikeport` works without it; the Python 3.11 fix in `compat` is installed
+before the first Lava import.
+"""
+
+from __future__ import annotations
+
+from spikeport.errors import MissingDependencyError
+from spikeport.simulators.lava import compat
+
+__all__ = ["import_lava", "run_lava"]
+
+
+def import_lava() -> None:
+    """Install the 3.11 fix and import Lava's runtime, or raise `MissingDependencyError` naming the fix."""
+    compat.install()
+    try:
+        import lava.magma.core.run_configs  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"lava-nc is not importable ({exc}); run `make install` to install lava-nc 0.10.0"
+        ) from exc
+
+
+def run_lava(*args, **kwargs):
+    """Run a deploy graph on Lava; see `spikeport.simulators.lava.runner.run_lava`."""
+    from spikeport.simulators.lava.runner import run_lava as _run
+
+    return _run(*args, **kwargs)

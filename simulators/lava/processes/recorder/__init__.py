@@ -1,0 +1,1 @@
+"""`StateRecorder`: records a population's spikes, u and v at every step into a memory-mapped file."""

@@ -1,0 +1,240 @@
+"""Node types of the integer deploy graph: a network as a Loihi-class chip holds it.
+
+Every node is an immutable dataclass of chip register values. Array fields are stored read-only with an explicit
+integer dtype. Nodes carry no behaviour beyond validating themselves; the reference simulator, the Lava builder,
+the op counter and the report all read the same fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
+import numpy as np
+
+from spikeport.errors import IRValidationError
+
+NODE_TYPES: dict[str, type[Node]] = {}
+
+# Register widths of Loihi's LIF compartment and Dense synapses (see docs/fixed-point.md, which cites
+# ../shared/docs/loihi-fixed-point.md, measured against lava-nc 0.10.0 `PyLifModelBitAcc`/`PyDenseModelBitAcc`).
+DECAY_UNITY = 4096  # du, dv are 12-bit fractions of 2**12
+VTH_MANT_MAX = 2**17 - 1  # unsigned 17-bit threshold mantissa
+BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)  # signed 13-bit bias mantissa
+BIAS_EXP_RANGE = (-8, 7)
+WEIGHT_EXP_RANGE = (-8, 7)
+MAX_DELAY = 63  # DelayDense delays 0..63
+
+
+def register_node(cls: type[Node]) -> type[Node]:
+    """Class decorator: make a node type known to (de)serialization under its stable `kind` string."""
+    if cls.kind in NODE_TYPES:
+        raise ValueError(f"node kind {cls.kind!r} registered twice")
+    NODE_TYPES[cls.kind] = cls
+    return cls
+
+
+def _int_array(name: str, node: str, value: object, ndim: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)):
+            raise IRValidationError(f"node {node!r}: {name} contains NaN or infinite values")
+        if not np.array_equal(array, np.round(array)):
+            raise IRValidationError(f"node {node!r}: {name} must hold integers, got fractional values")
+    elif array.dtype.kind not in "iub":
+        raise IRValidationError(f"node {node!r}: {name} must be an integer array, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise IRValidationError(f"node {node!r}: {name} must have {ndim} dimensions, got shape {array.shape}")
+    out = np.array(array, dtype=np.int64, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _coerce_ints(node: Node, *names: str) -> None:
+    """Store integer scalar fields as Python ints (files and Lava need exact ints, not numpy or float)."""
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, float | np.floating) and (not np.isfinite(value) or value != int(value)):
+            raise IRValidationError(f"node {node.name!r}: {name} must be an integer, got {value!r}")
+        object.__setattr__(node, name, int(value))
+
+
+def _check_range(node: str, name: str, value: int | np.ndarray, low: int, high: int, hint: str = "") -> None:
+    lo, hi = int(np.min(value)), int(np.max(value))
+    if lo < low or hi > high:
+        raise IRValidationError(
+            f"node {node!r}: {name} must lie in [{low}, {high}], got [{lo}, {hi}]" + (f"; {hint}" if hint else "")
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    """Base class: a named node with a stable `kind` used in files."""
+
+    kind: ClassVar[str] = ""
+    name: str
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        """The node's array-valued fields by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray)}
+
+    def scalar_fields(self) -> dict[str, object]:
+        """The node's scalar fields by name (the name included)."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if not isinstance(getattr(self, f.name), np.ndarray)
+        }
+
+
+@register_node
+@dataclass(frozen=True, kw_only=True)
+class SpikeInput(Node):
+    """The network's input: one spike (or graded payload) vector per time step, fed by the host."""
+
+    kind: ClassVar[str] = "spike_input"
+    size: int
+    num_message_bits: int = 0
+    """0 for binary spikes; otherwise the payload width of graded spikes (Loihi 2)."""
+
+    def __post_init__(self) -> None:
+        _coerce_ints(self, "size", "num_message_bits")
+        if self.size <= 0:
+            raise IRValidationError(f"node {self.name!r}: size must be positive, got {self.size}")
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@register_node
+@dataclass(frozen=True, kw_only=True)
+class DenseInt(Node):
+    """All-to-all integer synapses (Lava `Dense`, or `DelayDense` when `delays` is given).
+
+    The effective weight in units of the target's `v` is ``weights * 2**(6 + weight_exp)``.
+    """
+
+    kind: ClassVar[str] = "dense_int"
+    weights: np.ndarray
+    """int, shape (n_out, n_in): 8-bit mantissas; Lava clips and truncates them by sign mode on the first step."""
+    weight_exp: int = 0
+    """Shift applied to each step's accumulated input, in WEIGHT_EXP_RANGE."""
+    num_weight_bits: int = 8
+    """Weight precision 1..8; lower precisions truncate the lowest bits."""
+    num_message_bits: int = 0
+    """0: binary spikes (any non-zero input counts as 1); >0: graded payloads multiply the weights."""
+    delays: np.ndarray | None = None
+    """int, shape (n_out, n_in), 0..63 steps added to the one-step synaptic delay; None for plain Dense."""
+
+    def __post_init__(self) -> None:
+        _coerce_ints(self, "weight_exp", "num_weight_bits", "num_message_bits")
+        object.__setattr__(self, "weights", _int_array("weights", self.name, self.weights, 2))
+        if self.delays is not None:
+            object.__setattr__(self, "delays", _int_array("delays", self.name, self.delays, 2))
+            if self.delays.shape != self.weights.shape:
+                raise IRValidationError(
+                    f"node {self.name!r}: delays shape {self.delays.shape} differs from weights "
+                    f"shape {self.weights.shape}"
+                )
+            _check_range(self.name, "delays", self.delays, 0, MAX_DELAY)
+        _check_range(self.name, "weight_exp", self.weight_exp, *WEIGHT_EXP_RANGE)
+        _check_range(self.name, "num_weight_bits", self.num_weight_bits, 1, 8)
+        _check_range(self.name, "num_message_bits", self.num_message_bits, 0, 24)
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def out_size(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(self.delays.max(initial=0))
+
+
+@register_node
+@dataclass(frozen=True, kw_only=True)
+class LIFInt(Node):
+    """A population of Loihi current-based LIF neurons (Lava `LIF`, `fixed_pt`).
+
+    Continuous form: tau_syn du/dt = -u + input, tau_mem dv/dt = -v + u + bias, spike and v <- 0 when v > vth.
+    Integer update per step (exact; see docs/fixed-point.md):
+        u <- trunc(u * (4096 - (du + 1)) / 2**12) + (a << 6), wrapped once into the 24-bit range
+        v <- clip(trunc(v * (4096 - dv) / 2**12) + u + (bias_mant << bias_exp), +-(2**23 - 1))
+        spike = v > vth << 6; v[spike] <- 0
+    """
+
+    kind: ClassVar[str] = "lif_int"
+    size: int
+    du: int
+    """Current decay, 12-bit; Lava adds 1 (du=-1: no leak, du=4095: memoryless)."""
+    dv: int
+    """Voltage decay, 12-bit (0: no leak, 4096: memoryless)."""
+    vth: int
+    """Threshold mantissa, unsigned 17-bit; the threshold on v is vth << 6."""
+    bias_mant: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """int, shape (size,): signed 13-bit bias mantissa per neuron (an empty array means all zero)."""
+    bias_exp: int = 0
+    """Bias exponent; the bias added to v each step is bias_mant << bias_exp (>> when negative)."""
+
+    def __post_init__(self) -> None:
+        _coerce_ints(self, "size", "du", "dv", "vth", "bias_exp")
+        bias = np.zeros(self.size, dtype=np.int64) if np.size(self.bias_mant) == 0 else self.bias_mant
+        object.__setattr__(self, "bias_mant", _int_array("bias_mant", self.name, bias, 1))
+        if self.size <= 0:
+            raise IRValidationError(f"node {self.name!r}: size must be positive, got {self.size}")
+        if self.bias_mant.shape != (self.size,):
+            raise IRValidationError(
+                f"node {self.name!r}: bias_mant shape {self.bias_mant.shape} differs from ({self.size},)"
+            )
+        _check_range(self.name, "du", self.du, -1, DECAY_UNITY - 1)
+        _check_range(self.name, "dv", self.dv, 0, DECAY_UNITY)
+        self._check_threshold()
+        _check_range(self.name, "bias_mant", self.bias_mant, *BIAS_MANT_RANGE)
+        _check_range(self.name, "bias_exp", self.bias_exp, *BIAS_EXP_RANGE)
+
+    def _check_threshold(self) -> None:
+        _check_range(self.name, "vth", self.vth, 0, VTH_MANT_MAX, "lower the threshold scale")
+
+    @property
+    def in_size(self) -> int:
+        return self.size
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@register_node
+@dataclass(frozen=True, kw_only=True)
+class LIFResetInt(LIFInt):
+    """LIF whose u and v are zeroed before the update of every step t with t % reset_interval == reset_offset.
+
+    Lava counts steps from 1; a sample's first step is step 1.
+    """
+
+    kind: ClassVar[str] = "lif_reset_int"
+    reset_interval: int
+    reset_offset: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _coerce_ints(self, "reset_interval", "reset_offset")
+        if self.reset_interval < 1:
+            raise IRValidationError(f"node {self.name!r}: reset_interval must be >= 1, got {self.reset_interval}")
+
+
+@register_node
+@dataclass(frozen=True, kw_only=True)
+class TernaryLIFInt(LIFInt):
+    """LIF with two thresholds: spike +1 when v > vth << 6, -1 when v < vth_lo << 6; v <- 0 where it spiked."""
+
+    kind: ClassVar[str] = "ternary_lif_int"
+    vth_lo: int
+
+    def _check_threshold(self) -> None:
+        _coerce_ints(self, "vth_lo")
+        _check_range(self.name, "vth", self.vth, 0, VTH_MANT_MAX, "lower the threshold scale")
+        _check_range(self.name, "vth_lo", self.vth_lo, -VTH_MANT_MAX, 0, "vth_lo must not be positive")
+
