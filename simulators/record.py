@@ -52,6 +52,31 @@ class RunRecord:
     def num_steps(self) -> int:
         return next(iter(self.populations.values())).spikes.shape[1]
 
+    def mean_v(self, population: str) -> np.ndarray:
+        """Membrane voltage averaged over steps, shape (samples, neurons): the readout of non-spiking outputs."""
+        return self.populations[population].v.astype(np.float64).mean(axis=1)
+
+    def predictions(self, population: str) -> np.ndarray:
+        """Class per sample: argmax of the mean readout voltage (ties go to the lowest index).
+
+        The integer sum over steps is compared, which has the same argmax as the mean and no rounding.
+        """
+        return np.argmax(self.populations[population].v.sum(axis=1), axis=1)
+
     def spike_counts(self, population: str) -> np.ndarray:
         """Spikes (absolute, for ternary) per sample and neuron, shape (samples, neurons)."""
         return np.abs(self.populations[population].spikes.astype(np.int64)).sum(axis=1)
+
+
+def save_record(record: RunRecord, path) -> None:
+    """Write a run record to a `.npz` file (one array per population and variable)."""
+    arrays = {f"{pop}/{var}": trace.var(var) for pop, trace in record.populations.items() for var in RECORDED_VARS}
+    np.savez_compressed(path, __backend__=np.array(record.backend), __order__=np.array(list(record.populations)), **arrays)
+
+
+def load_record(path) -> RunRecord:
+    """Read a run record written by `save_record`."""
+    with np.load(path, allow_pickle=False) as data:
+        order = [str(name) for name in data["__order__"]]
+        pops = {name: PopulationTrace(**{var: data[f"{name}/{var}"] for var in RECORDED_VARS}) for name in order}
+        return RunRecord(backend=str(data["__backend__"]), populations=pops)

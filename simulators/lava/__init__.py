@@ -1,7 +1,7 @@
 """Lava backend: runs a deploy graph as Lava processes on the `fixed_pt` CPU models.
 
-Lava is imported lazily, so `import spikeport` works without it; the Python 3.11 fix in `compat` is installed
-before the first Lava import.
+Lava is imported lazily, so `import spikeport` works without it; importing this package installs the Python
+3.11 fix in `compat` (an import hook; it imports nothing), so any later Lava import is fixed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from spikeport.errors import MissingDependencyError
 from spikeport.simulators.lava import compat
 
 __all__ = ["import_lava", "run_lava"]
+
+# Cheap (no Lava import): every module under spikeport.simulators.lava may import Lava safely from here on.
+compat.install()
 
 
 def import_lava() -> None:

@@ -1,0 +1,20 @@
+"""Export and import: spikeport models to NIR graphs, NIR files in and out, and NIR's float semantics."""
+
+from spikeport.export.nir_float import FloatTrace, simulate_float
+from spikeport.export.nir_graph import ParsedNetwork, Population, Synapse, parse_nir
+from spikeport.export.nir_io import graph_dt, model_to_nir, nir_graphs_equal, read_nir, spikeport_facts, write_nir
+
+__all__ = [
+    "FloatTrace",
+    "ParsedNetwork",
+    "Population",
+    "Synapse",
+    "graph_dt",
+    "model_to_nir",
+    "nir_graphs_equal",
+    "parse_nir",
+    "read_nir",
+    "simulate_float",
+    "spikeport_facts",
+    "write_nir",
+]

@@ -1,0 +1,142 @@
+"""NIR in and out: spikeport models to NIR graphs, and `.nir` files to and from disk.
+
+Exported graphs use standard NIR nodes only (Input, Linear, CubaLIF, CubaLI, Output). Time constants are in
+seconds; the simulation step `dt` (seconds) and the discretization are recorded in the graph metadata and in
+every neuron node's metadata, since NIR itself is continuous-time. The discretization is norse's forward Euler,
+voltage before current (see `spikeport.train.model`):
+
+    v[t] = v[t-1] + dt/tau_mem * (v_leak - v[t-1] + r * I[t-1]);  spike if v[t] > v_threshold, then v <- v_reset
+    I[t] = I[t-1] * (1 - dt/tau_syn) + w_in * x[t]
+
+so an input at step t first moves v at step t+1, the same one-step synaptic delay as Loihi's Dense.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from spikeport.errors import IRValidationError
+
+DISCRETIZATION = "forward-euler; v updated from the previous current, then the input is added to the current"
+METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph (format, class names, readout)
+EXPORT_FORMAT = 1
+
+
+def _array(t) -> np.ndarray:
+    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+
+
+def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None = None) -> nir.NIRGraph:
+    """Describe a trained `spikeport.train.SpikingDecoder` as a NIR graph.
+
+    Args:
+        model: the decoder (its `fc_in`, `lif`, `fc_out`, `readout` and `config` are read).
+        class_names: names of the output classes, stored in the graph metadata.
+        extra: further JSON-serializable facts to store under the graph's `spikeport` metadata.
+    """
+    cfg = model.config
+    hidden, n_classes = cfg.n_hidden, cfg.n_classes
+    node_meta = {"dt": float(cfg.dt_s), "discretization": DISCRETIZATION, "reset": "to v_reset (zero)"}
+
+    def full(n: int, value: float) -> np.ndarray:
+        return np.full(n, float(value))
+
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([cfg.n_inputs])}),
+        "fc_in": nir.Linear(weight=_array(model.fc_in.weight)),
+        "lif": nir.CubaLIF(
+            tau_syn=full(hidden, cfg.tau_syn_s),
+            tau_mem=full(hidden, cfg.tau_mem_s),
+            r=full(hidden, 1.0),
+            v_leak=full(hidden, 0.0),
+            v_threshold=full(hidden, cfg.v_th),
+            v_reset=full(hidden, 0.0),
+            w_in=full(hidden, 1.0),
+            metadata=dict(node_meta),
+        ),
+        "fc_out": nir.Linear(weight=_array(model.fc_out.weight)),
+        "readout": nir.CubaLI(
+            tau_syn=full(n_classes, cfg.readout_tau_syn_s),
+            tau_mem=full(n_classes, cfg.readout_tau_mem_s),
+            r=full(n_classes, 1.0),
+            v_leak=full(n_classes, 0.0),
+            w_in=full(n_classes, 1.0),
+            metadata=dict(node_meta),
+        ),
+        "output": nir.Output(output_type={"output": np.array([n_classes])}),
+    }
+    edges = [("input", "fc_in"), ("fc_in", "lif"), ("lif", "fc_out"), ("fc_out", "readout"), ("readout", "output")]
+    facts = {"format": EXPORT_FORMAT, "class_names": list(class_names), "readout": "mean_v", **(extra or {})}
+    return nir.NIRGraph(
+        nodes=nodes, edges=edges, metadata={"dt": float(cfg.dt_s), METADATA_KEY: json.dumps(facts, sort_keys=True)}
+    )
+
+
+def spikeport_facts(graph: nir.NIRGraph) -> dict:
+    """The `spikeport` metadata of a graph written by spikeport (empty for graphs from other tools)."""
+    raw = graph.metadata.get(METADATA_KEY) if graph.metadata else None
+    return json.loads(raw) if isinstance(raw, str) else {}
+
+
+def graph_dt(graph: nir.NIRGraph) -> float | None:
+    """The simulation step of a graph, from graph or node metadata, or None if it records none."""
+    for meta in [graph.metadata or {}, *((n.metadata or {}) for n in graph.nodes.values())]:
+        if "dt" in meta:
+            return float(meta["dt"])
+    return None
+
+
+def write_nir(graph: nir.NIRGraph, path: str | Path) -> Path:
+    """Write a NIR graph with `nir.write`, atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        nir.write(tmp, graph)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_nir(path: str | Path) -> nir.NIRGraph:
+    """Read a `.nir` file with `nir.read`; a missing, corrupt or truncated file raises `IRValidationError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise IRValidationError(f"NIR file {str(path)!r} does not exist")
+    try:
+        return nir.read(str(path))
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        hint = "not an HDF5 file or truncated" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({hint})") from exc
+
+
+def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:
+    """True if two graphs have the same nodes (types and every array parameter), edges and metadata."""
+    if set(a.nodes) != set(b.nodes) or sorted(a.edges) != sorted(b.edges):
+        return False
+    if (a.metadata or {}) != (b.metadata or {}):
+        return False
+    for name, node in a.nodes.items():
+        other = b.nodes[name]
+        if type(node) is not type(other):
+            return False
+        for key, value in vars(node).items():
+            if key in ("input_type", "output_type"):
+                continue
+            other_value = getattr(other, key, None)
+            if isinstance(value, np.ndarray) or isinstance(other_value, np.ndarray):
+                if not np.array_equal(np.asarray(value), np.asarray(other_value)):
+                    return False
+            elif value != other_value:
+                return False
+    return True
+
