@@ -2,7 +2,14 @@
 
 from spikeport.export.nir_float import FloatTrace, simulate_float
 from spikeport.export.nir_graph import ParsedNetwork, Population, Synapse, parse_nir
-from spikeport.export.nir_io import graph_dt, model_to_nir, nir_graphs_equal, read_nir, spikeport_facts, write_nir
+from spikeport.export.nir_io import (
+    graph_dt,
+    model_to_nir,
+    nir_graphs_equal,
+    read_nir,
+    spikeport_facts,
+    write_nir,
+)
 
 __all__ = [
     "FloatTrace",

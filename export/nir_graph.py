@@ -2,7 +2,8 @@
 
 Every supported neuron node becomes a `Population` with the same per-step update (dt from the graph):
 
-    cur[t] = (1 - beta) * cur[t-1] + gain * x[t-1]      x: summed synaptic input, delivered one step late
+    x[t]   = sum over synapses of W @ out_source[t - d]     d: the synapse's delay in steps (NIR Delay nodes)
+    cur[t] = (1 - beta) * cur[t-1] + gain * x[t]
     v[t]   = (1 - alpha) * v[t-1] + cur[t] + bias
     spike where v[t] > v_th, then v[t] <- 0
 
@@ -15,7 +16,9 @@ Every supported neuron node becomes a `Population` with the same per-step update
 | IF       | 1           | 0         | r                    | 0                         |
 
 This is norse's forward-Euler discretization (see `spikeport.export.nir_io`) written so that it is exactly
-Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units.
+Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units. A synapse is a
+Linear or Affine node, optionally preceded and/or followed by Delay nodes; Loihi's Dense always delays by one step,
+so a synapse with d steps becomes a Dense (d = 1) or a DelayDense with delay d - 1.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from spikeport.export.nir_io import graph_dt
 
 NEURON_NODES = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF)
 SYNAPSE_NODES = (nir.Linear, nir.Affine)
-SUPPORTED = "Input, Output, Linear, Affine, CubaLIF, CubaLI, LIF, LI, IF"
+SUPPORTED = "Input, Output, Linear, Affine, Delay (next to a Linear/Affine), CubaLIF, CubaLI, LIF, LI, IF"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Synapse:
     """float, (n_out, n_in), as in the NIR node."""
     bias: np.ndarray | None
     """float, (n_out,), a constant input current per step (Affine), or None."""
+    delay_steps: np.ndarray
+    """int, (n_out, n_in): steps from a source spike to its effect on the target (Delay nodes; 0 without)."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     for name, node in graph.nodes.items():
         if isinstance(node, NEURON_NODES):
             populations[name] = _population(name, node, dt)
-        elif not isinstance(node, SYNAPSE_NODES | nir.Input | nir.Output):
+        elif not isinstance(node, (*SYNAPSE_NODES, nir.Delay, nir.Input, nir.Output)):
             raise UnsupportedNodeError(
                 f"NIR node {name!r} has type {type(node).__name__}, which spikeport does not support; "
                 f"supported: {SUPPORTED}"
@@ -154,30 +159,66 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     sizes = {inputs[0]: input_size, **{n: p.size for n, p in populations.items()}}
     for name, node in graph.nodes.items():
         if isinstance(node, SYNAPSE_NODES):
-            synapses.append(_synapse(graph, name, node, sizes))
+            synapses.append(_synapse(graph, name, node, sizes, dt))
+    used_delays = {d for syn in synapses for d in syn_delay_nodes(graph, syn.name)}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.Delay) and name not in used_delays:
+            raise UnsupportedNodeError(f"NIR Delay node {name!r} must sit directly before or after a Linear/Affine node")
     output_sources = [a for a, b in graph.edges if b == outputs[0]]
     if len(output_sources) != 1 or output_sources[0] not in populations:
         raise UnsupportedNodeError(f"the Output node must be fed by exactly one neuron node, got {output_sources}")
     return ParsedNetwork(inputs[0], input_size, populations, synapses, output_sources[0], float(dt))
 
 
-def _synapse(graph: nir.NIRGraph, name: str, node: nir.NIRNode, sizes: dict[str, int]) -> Synapse:
+def _walk_delays(graph: nir.NIRGraph, start: str, forward: bool) -> tuple[list[str], str | None]:
+    """Follow single edges through Delay nodes from `start`; returns (delay nodes passed, first other node)."""
+    passed, node = [], start
+    while True:
+        nxt = [b for a, b in graph.edges if a == node] if forward else [a for a, b in graph.edges if b == node]
+        if len(nxt) != 1:
+            return passed, None
+        if not isinstance(graph.nodes[nxt[0]], nir.Delay):
+            return passed, nxt[0]
+        passed.append(nxt[0])
+        node = nxt[0]
+
+
+def syn_delay_nodes(graph: nir.NIRGraph, name: str) -> list[str]:
+    """The Delay nodes that belong to synapse `name` (before and after it)."""
+    return _walk_delays(graph, name, False)[0] + _walk_delays(graph, name, True)[0]
+
+
+def _delay_steps(graph: nir.NIRGraph, names: list[str], size: int, dt: float) -> np.ndarray:
+    total = np.zeros(size, dtype=np.int64)
+    for name in names:
+        seconds = np.broadcast_to(np.asarray(graph.nodes[name].delay, dtype=np.float64), (size,))
+        if not np.all(np.isfinite(seconds)) or np.any(seconds < 0):
+            raise IRValidationError(f"NIR node {name!r}: delay must be finite and >= 0, got {seconds}")
+        steps = np.round(seconds / dt)
+        if np.any(np.abs(seconds / dt - steps) > 1e-6):
+            raise IRValidationError(f"NIR node {name!r}: delay {seconds} s is not a whole number of steps of dt={dt} s")
+        total += steps.astype(np.int64)
+    return total
+
+
+def _synapse(graph: nir.NIRGraph, name: str, node: nir.NIRNode, sizes: dict[str, int], dt: float) -> Synapse:
     weight = np.asarray(node.weight, dtype=np.float64)
     bias = np.asarray(node.bias, dtype=np.float64) if isinstance(node, nir.Affine) else None
     for field, value in (("weight", weight), ("bias", bias)):
         if value is not None and not np.all(np.isfinite(value)):
             raise IRValidationError(f"NIR node {name!r}: {field} contains NaN or infinite values")
-    sources = [a for a, b in graph.edges if b == name]
-    targets = [b for a, b in graph.edges if a == name]
-    if len(sources) != 1 or len(targets) != 1 or sources[0] not in sizes or targets[0] not in sizes:
+    before, src = _walk_delays(graph, name, False)
+    after, dst = _walk_delays(graph, name, True)
+    populations = [n for n in sizes if not isinstance(graph.nodes[n], nir.Input)]
+    if src not in sizes or dst not in populations:
         raise UnsupportedNodeError(
-            f"NIR node {name!r} ({type(node).__name__}) must connect the input or a neuron node to a neuron node; "
-            f"it has sources {sources} and targets {targets}"
+            f"NIR node {name!r} ({type(node).__name__}) must connect the input or a neuron node to a neuron node "
+            f"(through Delay nodes at most); it has source {src!r} and target {dst!r}"
         )
-    src, dst = sources[0], targets[0]
     if weight.ndim != 2 or weight.shape != (sizes[dst], sizes[src]):
         raise IRValidationError(
             f"NIR edge {src!r} -> {name!r} -> {dst!r}: weight shape {weight.shape} does not match "
             f"({sizes[dst]}, {sizes[src]})"
         )
-    return Synapse(name=name, source=src, target=dst, weight=weight, bias=bias)
+    delays = _delay_steps(graph, before, sizes[src], dt)[None, :] + _delay_steps(graph, after, sizes[dst], dt)[:, None]
+    return Synapse(name=name, source=src, target=dst, weight=weight, bias=bias, delay_steps=delays)

@@ -1,14 +1,16 @@
 """NIR in and out: spikeport models to NIR graphs, and `.nir` files to and from disk.
 
-Exported graphs use standard NIR nodes only (Input, Linear, CubaLIF, CubaLI, Output). Time constants are in
-seconds; the simulation step `dt` (seconds) and the discretization are recorded in the graph metadata and in
-every neuron node's metadata, since NIR itself is continuous-time. The discretization is norse's forward Euler,
-voltage before current (see `spikeport.train.model`):
+Exported graphs use standard NIR nodes only (Input, Linear, Delay, CubaLIF, CubaLI, Output). Time constants and
+delays are in seconds; the simulation step `dt` (seconds) and the discretization are recorded in the graph
+metadata and in every neuron node's metadata, since NIR itself is continuous-time. The discretization is norse's
+(see `spikeport.train.model`): the input is added to the current first, then the voltage integrates the new
+current:
 
-    v[t] = v[t-1] + dt/tau_mem * (v_leak - v[t-1] + r * I[t-1]);  spike if v[t] > v_threshold, then v <- v_reset
-    I[t] = I[t-1] * (1 - dt/tau_syn) + w_in * x[t]
+    I[t] = (1 - dt/tau_syn) * I[t-1] + w_in * x[t]
+    v[t] = v[t-1] + dt/tau_mem * (v_leak - v[t-1] + r * I[t]);  spike if v[t] > v_threshold, then v <- v_reset
 
-so an input at step t first moves v at step t+1, the same one-step synaptic delay as Loihi's Dense.
+The one-step synaptic delay that spikeport's decoders train with (Loihi's Dense has it) is written explicitly as a
+NIR `Delay` node after each Linear, so other NIR readers see the same timing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from spikeport.errors import IRValidationError
 
-DISCRETIZATION = "forward-euler; v updated from the previous current, then the input is added to the current"
+DISCRETIZATION = "norse forward-euler: input added to the current, then v integrates the new current"
 METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph (format, class names, readout)
 EXPORT_FORMAT = 1
 
@@ -50,6 +52,7 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
     nodes = {
         "input": nir.Input(input_type={"input": np.array([cfg.n_inputs])}),
         "fc_in": nir.Linear(weight=_array(model.fc_in.weight)),
+        "fc_in_delay": nir.Delay(delay=full(hidden, cfg.synaptic_delay_steps * cfg.dt_s)),
         "lif": nir.CubaLIF(
             tau_syn=full(hidden, cfg.tau_syn_s),
             tau_mem=full(hidden, cfg.tau_mem_s),
@@ -61,6 +64,7 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
             metadata=dict(node_meta),
         ),
         "fc_out": nir.Linear(weight=_array(model.fc_out.weight)),
+        "fc_out_delay": nir.Delay(delay=full(n_classes, cfg.synaptic_delay_steps * cfg.dt_s)),
         "readout": nir.CubaLI(
             tau_syn=full(n_classes, cfg.readout_tau_syn_s),
             tau_mem=full(n_classes, cfg.readout_tau_mem_s),
@@ -71,7 +75,11 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
         ),
         "output": nir.Output(output_type={"output": np.array([n_classes])}),
     }
-    edges = [("input", "fc_in"), ("fc_in", "lif"), ("lif", "fc_out"), ("fc_out", "readout"), ("readout", "output")]
+    chain = ["input", "fc_in", "fc_in_delay", "lif", "fc_out", "fc_out_delay", "readout", "output"]
+    if cfg.synaptic_delay_steps == 0:
+        del nodes["fc_in_delay"], nodes["fc_out_delay"]
+        chain = [n for n in chain if n in nodes]
+    edges = list(zip(chain[:-1], chain[1:], strict=True))
     facts = {"format": EXPORT_FORMAT, "class_names": list(class_names), "readout": "mean_v", **(extra or {})}
     return nir.NIRGraph(
         nodes=nodes, edges=edges, metadata={"dt": float(cfg.dt_s), METADATA_KEY: json.dumps(facts, sort_keys=True)}

@@ -121,15 +121,31 @@ def effective_weights(weights: np.ndarray, num_weight_bits: int = 8) -> np.ndarr
     return -w if mode == "inhibitory" else w
 
 
+def _sum_of_wrapped_products(spikes: torch.Tensor, weights_t: torch.Tensor) -> torch.Tensor:
+    """`sum_j int32(spikes[..., j] * W^T[j, :])`, exact: each product wraps to int32, the sum does not."""
+    largest = float(spikes.abs().max()) * float(weights_t.abs().max()) if spikes.numel() and weights_t.numel() else 0.0
+    if largest < INT32_HALF:  # no product can wrap: one exact matrix product
+        return spikes @ weights_t
+    flat = spikes.reshape(-1, spikes.shape[-1])
+    rows = max(1, 2**22 // max(1, weights_t.numel()))  # bound the (rows, n_in, n_out) temporary
+    out = torch.cat([wrap_int32(chunk[:, :, None] * weights_t).sum(dim=1) for chunk in flat.split(rows)])
+    return out.reshape(*spikes.shape[:-1], weights_t.shape[1])
+
+
 def dense_accumulate(
-    spikes: torch.Tensor, weights_t: torch.Tensor, *, weight_exp: int, graded: bool
+    spikes: torch.Tensor, weights_t: torch.Tensor, *, weight_exp: int, graded: bool, delayed: bool = False
 ) -> torch.Tensor:
     """Dense synaptic input from one step's spikes: `shift(spikes @ W^T, weight_exp)` as Lava computes it.
 
-    Binary mode counts any non-zero input as 1 and sums exactly; graded mode multiplies payloads in int32
-    (wrapping) as numpy's int32 dot product does. `weights_t` is W transposed, shape (n_in, n_out).
+    Binary mode counts any non-zero input as 1 and sums exactly. Graded mode differs between Lava's models:
+    `Dense` takes numpy's int32 dot product, so the whole sum wraps to int32 before the shift; `DelayDense`
+    (`delayed=True`) multiplies elementwise in int32 (each product wraps) and sums in int64, so the sum is
+    shifted before it wraps (when it enters the int32 buffer). The two agree unless payload x weight sums leave
+    int32 and `weight_exp` < -6. `weights_t` is W transposed, shape (n_in, n_out).
     """
     if graded:
+        if delayed:
+            return shift(_sum_of_wrapped_products(spikes, weights_t), weight_exp)
         return shift(wrap_int32(spikes @ weights_t), weight_exp)
     active = spikes if spikes.requires_grad else (spikes != 0).to(weights_t.dtype)  # QAT passes 0/1 spikes
     return shift(active @ weights_t, weight_exp)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from spikeport.errors import IRValidationError
-from spikeport.ir import DeployGraph, DenseInt, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir import DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 from spikeport.simulators import kernels
 from spikeport.simulators.record import PopulationTrace, RunRecord
 
@@ -28,6 +28,8 @@ class _PreparedSynapse:
     """(delay, W^T restricted to that delay) for every delay present, W as Lava's Dense uses it."""
     weight_exp: int
     graded: bool
+    delayed: bool
+    """True for a synapse with delays (Lava `DelayDense`, whose graded arithmetic differs from `Dense`'s)."""
 
 
 def check_inputs(graph: DeployGraph, inputs: np.ndarray) -> np.ndarray:
@@ -72,6 +74,7 @@ def _prepare(graph: DeployGraph) -> list[_PreparedSynapse]:
                 weights_t_by_delay=groups,
                 weight_exp=dense.weight_exp,
                 graded=dense.num_message_bits > 0,
+                delayed=dense.delays is not None,
             )
         )
     return prepared
@@ -133,7 +136,9 @@ def _synaptic_input(syn: _PreparedSynapse, source_spikes: torch.Tensor) -> torch
     """What a synapse delivers at every step, shape (samples, steps, n_out), given its source's spikes."""
     total = None
     for delay, weights_t in syn.weights_t_by_delay:
-        acc = kernels.dense_accumulate(source_spikes, weights_t, weight_exp=syn.weight_exp, graded=syn.graded)
+        acc = kernels.dense_accumulate(
+            source_spikes, weights_t, weight_exp=syn.weight_exp, graded=syn.graded, delayed=syn.delayed
+        )
         acc = _delayed(acc, 1 + delay)
         total = acc if total is None else total + acc
     return kernels.wrap_int32(total)
@@ -193,7 +198,10 @@ def _run_stepwise(graph, synapses, populations, x):
             buf = torch.roll(buffers[i], -1, dims=1)
             buf[:, -1] = 0
             for delay, weights_t in syn.weights_t_by_delay:
-                acc = kernels.dense_accumulate(last_spikes[syn.source], weights_t, weight_exp=syn.weight_exp, graded=syn.graded)
+                acc = kernels.dense_accumulate(
+                    last_spikes[syn.source], weights_t, weight_exp=syn.weight_exp, graded=syn.graded,
+                    delayed=syn.delayed,
+                )
                 buf[:, delay] = buf[:, delay] + acc
             buffers[i] = buf
     return {name: tuple(torch.stack(r, dim=1) for r in rec) for name, rec in record.items()}

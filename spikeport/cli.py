@@ -49,19 +49,12 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from spikeport.pipeline import REPORT_FILE, run_demo, summary_lines
+    from spikeport.pipeline import REPORT_FILE, run_demo
 
     out = Path(args.out)
     report = run_demo(out, _config(args), progress=not args.no_progress)
-    print("\n".join(["", "spikeport demo summary", *summary_lines(report)]))
-    print("\n".join(report_energy_lines(report)))
-    print(f"report: {out / REPORT_FILE}")
+    print("\n".join(["", "spikeport demo summary", *report["summary"], f"report: {out / REPORT_FILE}"]))
     return 0 if report["bit_exact"] else 1
-
-
-def report_energy_lines(report: dict) -> list[str]:
-    """The energy part of a report's human summary, from the energy model's own summary lines."""
-    return [str(line) for line in report["energy"].get("summary_lines", [])]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -108,11 +101,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from spikeport.pipeline import REPORT_FILE, stage_report, summary_lines
+    from spikeport.pipeline import REPORT_FILE, stage_report
 
     report = stage_report(Path(args.run_dir), chip=args.chip)
-    print("\n".join([*summary_lines(report), *report_energy_lines(report)]))
-    print(f"report: {Path(args.run_dir) / REPORT_FILE}")
+    print("\n".join([*report["summary"], f"report: {Path(args.run_dir) / REPORT_FILE}"]))
     return 0
 
 

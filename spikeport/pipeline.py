@@ -105,8 +105,9 @@ def stage_train(run_dir: Path, cfg: DemoConfig, *, progress: bool = True) -> dic
         run_dir / DATA_FILE, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         subjects_train=dataset.subjects[train_idx], subjects_test=dataset.subjects[test_idx], info=np.array(json.dumps(info)),
     )
-    torch.manual_seed(cfg.seed)
-    model = SpikingDecoder(DecoderConfig(n_inputs=encoder.n_inputs, n_hidden=cfg.n_hidden, n_classes=len(dataset.class_names)))
+    model = SpikingDecoder(
+        DecoderConfig(n_inputs=encoder.n_inputs, n_hidden=cfg.n_hidden, n_classes=len(dataset.class_names)), seed=cfg.seed
+    )
     fit_kwargs = {"seed": cfg.seed, "progress": progress}
     if cfg.epochs is not None:
         fit_kwargs["epochs"] = cfg.epochs
@@ -117,8 +118,8 @@ def stage_train(run_dir: Path, cfg: DemoConfig, *, progress: bool = True) -> dic
         "float_accuracy_train": accuracy(predict(model, x_train), y_train),
         "epochs": len(history.loss),
         "final_loss": float(history.loss[-1]),
-        "n_train": int(len(y_train)),
-        "n_test": int(len(y_test)),
+        "n_train": len(y_train),
+        "n_test": len(y_test),
     }
     write_json(run_dir / TRAIN_FILE, facts)
     return facts
@@ -201,7 +202,7 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
     energy = estimate_energy(counts, load_chip(chip), steps_per_sample=ref.num_steps, dt_s=float(graph.metadata["dt"]))
     report = {
         "schema_version": REPORT_SCHEMA_VERSION,
-        "data": {**data_info(data), "n_train": int(len(data["y_train"])), "n_test": int(len(y_test)),
+        "data": {**data_info(data), "n_train": len(data["y_train"]), "n_test": len(y_test),
                  "steps_per_sample": ref.num_steps, "n_inputs": int(data["x_test"].shape[2])},
         "accuracy": {
             "float": training["float_accuracy_test"],
@@ -223,6 +224,7 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
         "chip": chip,
         "timing": timings or {},
     }
+    report["summary"] = [*summary_lines(report), *energy.summary_lines()]
     write_json(run_dir / REPORT_FILE, report)
     return report
 

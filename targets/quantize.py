@@ -25,7 +25,7 @@ import numpy as np
 from spikeport.errors import QuantizationRangeError, SpikeportWarning
 from spikeport.export.nir_float import simulate_float
 from spikeport.export.nir_graph import ParsedNetwork, Population
-from spikeport.ir import DeployGraph, DenseInt, LIFInt, SpikeInput
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
 from spikeport.ir.nodes import BIAS_EXP_RANGE, BIAS_MANT_RANGE, DECAY_UNITY, VTH_MANT_MAX, WEIGHT_EXP_RANGE
 
 STATE_BUDGET = 2.0**22  # half of the 24-bit u/v range: headroom for excursions beyond the calibration set
@@ -48,6 +48,8 @@ class SynapseQuantization:
     """Largest |W_float_effective - W_int_effective| in float units of v per input spike."""
     rel_rms_error: float
     """RMS error relative to the RMS of the float effective weights."""
+    late_by_one_step: int
+    """Connections with no delay in the float graph: on Loihi every Dense adds one step, so these arrive later."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class QuantizationReport:
             lines.append(
                 f"{s.name} -> {s.target}: weight_exp {s.weight_exp}, {s.num_weight_bits}-bit {s.sign_mode}, "
                 f"rel. RMS error {s.rel_rms_error:.2%}, {s.clipped}/{s.total} clipped"
+                + (f", {s.late_by_one_step} zero-delay connections arrive one step late" if s.late_by_one_step else "")
             )
         for p in self.populations:
             lines.append(
@@ -218,7 +221,12 @@ def quantize(
             mant, clipped = _quantize_weights(w_eff, mode, num_weight_bits, denom)
             err = w_eff - mant * denom
             rms = float(np.sqrt(np.mean(w_eff**2))) if w_eff.size else 0.0
-            nodes[syn.name] = DenseInt(name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits)
+            chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
+            nodes[syn.name] = DenseInt(
+                name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
+                delays=chip_delays if chip_delays.any() else None,
+            )
+            undelayed = int(np.count_nonzero(syn.delay_steps == 0))
             edges += [(syn.source, syn.name), (syn.name, syn.target)]
             syn_reports.append(
                 SynapseQuantization(
@@ -226,6 +234,7 @@ def quantize(
                     sign_mode=mode, max_abs_mantissa=int(np.max(np.abs(mant), initial=0)), clipped=clipped,
                     total=int(mant.size), max_abs_error=float(np.max(np.abs(err), initial=0)),
                     rel_rms_error=float(np.sqrt(np.mean(err**2)) / rms) if rms else 0.0,
+                    late_by_one_step=undelayed,
                 )
             )
             if clipped:

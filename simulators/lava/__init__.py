@@ -17,8 +17,8 @@ compat.install()
 
 def import_lava() -> None:
     """Install the 3.11 fix and import Lava's runtime, or raise `MissingDependencyError` naming the fix."""
-    compat.install()
     try:
+        compat.import_runtime()
         import lava.magma.core.run_configs  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeport.ir import DeployGraph, DenseInt, LIFInt, LIFResetInt, TernaryLIFInt
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, TernaryLIFInt
 
 
 @dataclass

@@ -9,6 +9,11 @@ default `ByteEncoder()`, so importing any Lava runtime module fails with
 with the defaults rewritten to `field(default_factory=ByteEncoder)`: the same values, a fresh object per
 instance. Every other Lava module loads unchanged. The hook is idempotent and checks that it rewrote exactly
 the expected fields, so a different Lava version fails loudly instead of being half-patched.
+
+A second incompatibility is with the host program rather than Python: Lava's message infrastructure calls
+`multiprocessing.set_start_method("fork")` at import, which raises "context has already been set" if anything
+(torch training does) fixed the start method first. `import_runtime()` imports that module while a repeated request
+for the method already in force is accepted; any other method is a clear error, since Lava needs "fork".
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import multiprocessing
 import re
 import sys
 from collections.abc import Sequence
@@ -77,3 +83,31 @@ def install() -> None:
     if PATCHED_MODULE in sys.modules:
         return  # already imported (by an earlier, successful import): nothing left to fix
     sys.meta_path.insert(0, LavaVarModelFinder())
+
+
+LAVA_MESSAGING = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def import_runtime() -> None:
+    """Import Lava's runtime messaging even if this process already fixed the multiprocessing start method."""
+    install()
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None or LAVA_MESSAGING in sys.modules:
+        importlib.import_module(LAVA_MESSAGING)
+        return
+    if current != "fork":
+        raise MissingDependencyError(
+            f"Lava needs the 'fork' multiprocessing start method, but this program already set {current!r}; "
+            "do not call multiprocessing.set_start_method before using spikeport's Lava backend"
+        )
+    original = multiprocessing.set_start_method
+
+    def accept_same_method(method: str | None, force: bool = False) -> None:
+        if method != multiprocessing.get_start_method(allow_none=True) or force:
+            original(method, force=force)
+
+    multiprocessing.set_start_method = accept_same_method
+    try:
+        importlib.import_module(LAVA_MESSAGING)
+    finally:
+        multiprocessing.set_start_method = original

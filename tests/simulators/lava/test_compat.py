@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from spikeport.ir import DeployGraph, DenseInt, LIFInt, SpikeInput
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
 from spikeport.simulators.lava import compat
 
 pytestmark = pytest.mark.lava
@@ -69,3 +69,24 @@ def test_lif_dense_network_runs_on_lava_fixed_pt():
     assert trace.u[0, :, 0].tolist() == [0, 640, 0, 640, 0]
     assert trace.spikes[0, :, 0].tolist() == [0, 1, 0, 1, 0]
     assert trace.v[0, :, 0].tolist() == [0, 0, 0, 0, 0]
+
+
+def test_lava_imports_after_the_program_fixed_the_fork_start_method():
+    code = (
+        "import multiprocessing as mp; mp.set_start_method('fork');"
+        "from spikeport.simulators.lava import import_lava; import_lava();"
+        "from lava.proc.lif.process import LIF; print('ok', mp.get_start_method())"
+    )
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok", "fork"]
+
+
+def test_a_non_fork_start_method_is_a_clear_error():
+    code = (
+        "import multiprocessing as mp; mp.set_start_method('spawn');"
+        "from spikeport.simulators.lava import import_lava; import_lava()"
+    )
+    result = _python(code)
+    assert result.returncode != 0
+    assert "needs the 'fork' multiprocessing start method" in result.stderr

@@ -1,0 +1,363 @@
+"""Energy and latency of one inference on a Loihi-class chip, from operation counts and a chip description.
+
+The model (docs/energy.md), per inference of `steps_per_sample` steps; every count is the per-step mean of the
+counted run times `steps_per_sample` (count = total / (samples * steps) * steps_per_sample):
+
+    E_dynamic = N_synop E_synop + N_active E_active + N_inactive E_inactive + N_packet E_spike_tile
+    t_step    = max(barrier(tiles_used), synops per step * t_synop)   (synops serialised: an upper bound)
+    latency   = steps_per_sample * t_step
+    E_static  = P_static * (time the inference holds the chip), at two operating points: fastest (latency)
+                and real time (steps_per_sample * dt_s); for the whole chip and, as a labelled estimate,
+                scaled to the fraction of cores in use ("if power-gated").
+
+N_synop follows `synop_convention` (default spikes x fan-out); N_packet is one packet per source event and
+synapse node, at the within-tile figure (tile hops are not modelled). A chip without published per-op figures
+(Loihi 2) is refused unless a `proxy` chip is given; every borrowed figure is then labelled "proxy".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, is_dataclass, replace
+from numbers import Integral, Real
+
+from spikeport.errors import SpikeportError
+from spikeport.targets.chip import Baseline, ChipSpec, Figure, OpEnergy, StepTiming
+from spikeport.targets.opcount import OpCounts, SynopConvention
+
+PJ = 1e-12
+NS = 1e-9
+
+
+class EnergyModelError(SpikeportError, ValueError):
+    """The energy model cannot be evaluated: a figure it needs is missing, or an argument is out of range."""
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready copy: dataclasses as dicts in field order, tuples as lists, numbers as int or float."""
+    if isinstance(value, Figure):
+        return value.to_dict()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class EnergyTerm:
+    """One line of an energy sum: operations per inference times energy per operation."""
+
+    name: str
+    count: float
+    """Operations per inference."""
+    convention: str
+    """How `count` was counted."""
+    coefficient: Figure
+    """Energy per operation, pJ, with its source."""
+    energy_pj: float
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Time of one inference: steps x max(barrier, serialised synop time)."""
+
+    steps: int
+    tiles_used: int
+    synops_per_step: float
+    barrier: Figure
+    """Barrier synchronisation per step for `tiles_used` tiles, ns."""
+    synop_time: Figure
+    """Time per synaptic operation, ns."""
+    step_s: float
+    inference_s: float
+    bound: str
+    """"barrier" or "synaptic operations": the term that sets the step time."""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One inference at one operating point: how long it holds the chip and how much of it is powered."""
+
+    name: str
+    description: str
+    inference_s: float
+    feasible: bool
+    """False where the chip cannot keep up (real time with a modelled step longer than dt_s)."""
+    estimate: bool
+    """True for the power-gated variants: static power scaled to the cores in use, not a published figure."""
+    static_power: Figure
+    """Static power charged, W."""
+    static_pj: float
+    dynamic_pj: float
+    total_pj: float
+    average_power_w: float
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    """Energy, latency and operation counts of one inference, each figure with its source."""
+
+    chip: str
+    chip_name: str
+    per_op_chip: str
+    """Chip whose per-operation figures were used (differs from `chip` for a proxy estimate)."""
+    per_op_proxy: bool
+    synop_convention: str
+    counted_samples: int
+    counted_steps: int
+    steps_per_sample: int
+    dt_s: float
+    synops: float
+    """Synaptic operations per inference under `synop_convention`."""
+    synops_effective: float
+    synops_dense: float
+    neuron_updates: float
+    dynamic_terms: tuple[EnergyTerm, ...]
+    dynamic_pj: float
+    """Dynamic energy per inference, pJ: the sum of `dynamic_terms`."""
+    latency: Latency
+    cores_used: int
+    cores_used_basis: str
+    chips_used: int
+    operating_points: tuple[OperatingPoint, ...]
+    baseline_terms: tuple[EnergyTerm, ...]
+    """Conventional-hardware context, not part of the chip estimate; empty unless a baseline was given."""
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-serializable form (plain int/float/str/bool, lists, dicts) with keys in field order."""
+        return _plain(self)  # type: ignore[return-value]
+
+    def summary_lines(self) -> list[str]:
+        """A human-readable summary; sources are numbered and listed at the end."""
+        cites: list[str] = []
+
+        def ref(fig: Figure) -> str:
+            if fig.source not in cites:
+                cites.append(fig.source)
+            basis = "" if fig.basis == "published" else f", {fig.basis}"
+            return f"[{cites.index(fig.source) + 1}{basis}]"
+
+        proxy = f" with PROXY {self.per_op_chip} per-op figures" if self.per_op_proxy else ""
+        lines = [
+            f"Energy per inference on {self.chip_name} ({self.chip}){proxy}: {self.steps_per_sample} steps, "
+            f"dt {_si(self.dt_s, 's')}; counted over {self.counted_samples} x {self.counted_steps} steps",
+            f"Dynamic: {_si(self.dynamic_pj * PJ, 'J')}",
+        ]
+        for t in self.dynamic_terms:
+            c = t.coefficient
+            lines.append(f"  {t.name:<24} {t.count:>12.6g} x {c.value:g} {c.unit} = "
+                         f"{_si(t.energy_pj * PJ, 'J'):>9} ({t.convention}) {ref(c)}")
+        lat = self.latency
+        lines.append(f"Latency: {_si(lat.inference_s, 's')} ({_si(lat.step_s, 's')} per step, "
+                     f"{lat.bound}-bound; barrier {lat.barrier.value:.4g} ns for {lat.tiles_used} tile(s) "
+                     f"{ref(lat.barrier)}; {lat.synops_per_step:.4g} synops per step x "
+                     f"{lat.synop_time.value:g} ns {ref(lat.synop_time)})")
+        lines.append(f"Cores used: {self.cores_used} ({self.cores_used_basis}); chips: {self.chips_used}")
+        for p in self.operating_points:
+            flag = "" if p.feasible else " NOT FEASIBLE"
+            lines.append(f"  {p.name:<22} {_si(p.inference_s, 's'):>9} per inference: static "
+                         f"{_si(p.static_pj * PJ, 'J')} ({_si(p.static_power.value, 'W')} "
+                         f"{ref(p.static_power)}), total {_si(p.total_pj * PJ, 'J')}, "
+                         f"average {_si(p.average_power_w, 'W')}{flag}")
+        for t in self.baseline_terms:
+            lines.append(f"Context: {t.name}: {t.count:.6g} x {t.coefficient.value:g} pJ = "
+                         f"{_si(t.energy_pj * PJ, 'J')} ({t.convention}) {ref(t.coefficient)}")
+        lines += [f"Note: {n}" for n in self.notes]
+        lines += [f"[{i}] {c}" for i, c in enumerate(cites, start=1)]
+        return lines
+
+
+def _si(value: float, unit: str) -> str:
+    """`value` with an SI prefix and 3 significant digits (1.23e-6 J -> "1.23 uJ")."""
+    for scale, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value / 1e-12:.3g} p{unit}" if value else f"0 {unit}"
+
+
+def _per_op_chip(chip: ChipSpec, proxy: ChipSpec | None) -> tuple[ChipSpec, OpEnergy, StepTiming, bool]:
+    """The chip whose per-op figures are used, those figures, and whether they are a proxy."""
+    if chip.energy is not None and chip.timing is not None:
+        if proxy is not None:
+            raise EnergyModelError(
+                f"chip {chip.id.value!r} has its own per-op figures; drop proxy={proxy.id.value!r}"
+            )
+        return chip, chip.energy, chip.timing, False
+    if proxy is None:
+        hint = chip.per_op_proxy.value if chip.per_op_proxy is not None else "loihi"
+        raise EnergyModelError(
+            f"chip {chip.id.value!r} has no published per-operation energy or timing figures in its "
+            f"description; pass proxy=load_chip({hint!r}) to estimate with that chip's figures, labelled "
+            "as a proxy"
+        )
+    if proxy.energy is None or proxy.timing is None:
+        raise EnergyModelError(f"proxy chip {proxy.id.value!r} has no per-operation energy and timing either")
+    return proxy, proxy.energy, proxy.timing, True
+
+
+def _as_proxy(fig: Figure, chip: ChipSpec, proxy: ChipSpec) -> Figure:
+    note = f"{proxy.name} figure used as a proxy for {chip.name}, which has no published figure"
+    return replace(fig, basis="proxy", note=f"{note}; {fig.note}" if fig.note else note)
+
+
+def _barrier(timing: StepTiming, tiles: int) -> Figure:
+    lo, hi = timing.barrier_min_tiles.as_int(), timing.barrier_max_tiles.as_int()
+    if not lo <= tiles <= hi:
+        raise EnergyModelError(f"tiles_used is {tiles}; the barrier figures cover {lo} to {hi} tiles")
+    if tiles in (lo, hi):
+        return timing.barrier_min if tiles == lo else timing.barrier_max
+    low, high = timing.barrier_min.value, timing.barrier_max.value
+    note = f"linear interpolation to {tiles} tiles between the {lo}-tile and {hi}-tile figures"
+    value = low + (tiles - lo) / (hi - lo) * (high - low)
+    return Figure(value, "ns", timing.barrier_min.source, note, "derived")
+
+
+def _estimate_cores(counts: OpCounts, chip: ChipSpec) -> tuple[int, str]:
+    limits = chip.limits
+    if limits.compartments_per_core is not None:
+        per_core, how = limits.compartments_per_core.as_int(), "compartments_per_core"
+    else:
+        per_core = int(limits.neurons_per_chip.value // limits.cores_per_chip.value)
+        how = "neurons_per_chip / cores_per_chip"
+    cores = max(1, sum(math.ceil(p.size / per_core) for p in counts.populations))
+    return cores, f"estimated lower bound: populations on separate cores, {per_core} neurons per core ({how})"
+
+
+def _point(name: str, seconds: float, feasible: bool, power: Figure, gated: bool, dynamic_pj: float):
+    static_pj = power.value * seconds / PJ
+    total = static_pj + dynamic_pj
+    fast = name.startswith("fastest")
+    pace = "steps back to back at the modelled step time" if fast else "one step per dt_s"
+    what = "static power of the used cores only (estimate)" if gated else "static power of whole chips"
+    return OperatingPoint(name, f"{pace}; {what}", seconds, feasible, gated, power, static_pj, dynamic_pj,
+                          total, total * PJ / seconds)
+
+
+def _check_args(steps_per_sample: int, dt_s: float, convention: SynopConvention, cores: int | None) -> None:
+    if int(steps_per_sample) != steps_per_sample or steps_per_sample < 1:
+        raise EnergyModelError(f"steps_per_sample must be a positive int, got {steps_per_sample!r}")
+    if not (math.isfinite(dt_s) and dt_s > 0):
+        raise EnergyModelError(f"dt_s must be a positive number of seconds, got {dt_s!r}")
+    if convention is SynopConvention.DENSE:
+        raise EnergyModelError("synop_convention DENSE counts idle synapses; Loihi is event-driven (FAN_OUT)")
+    if cores is not None and cores < 1:
+        raise EnergyModelError(f"cores_used must be >= 1, got {cores}")
+
+
+def estimate_energy(
+    counts: OpCounts,
+    chip: ChipSpec,
+    *,
+    steps_per_sample: int,
+    dt_s: float,
+    proxy: ChipSpec | None = None,
+    synop_convention: SynopConvention = SynopConvention.FAN_OUT,
+    tiles_used: int = 1,
+    cores_used: int | None = None,
+    baseline: Baseline | None = None,
+) -> EnergyReport:
+    """Estimate the energy and latency of one inference from operation counts (a pure function).
+
+    Args:
+        counts: operation counts of a simulated run (`count_ops`).
+        chip: the target chip.
+        steps_per_sample: time steps of one inference; per-step mean counts are scaled to it.
+        dt_s: real-time duration of one step, s (the real-time operating point).
+        proxy: chip whose per-op figures stand in when `chip` has none (Loihi 2); labelled "proxy".
+        synop_convention: FAN_OUT (default) or EFFECTIVE synaptic operations for energy and latency.
+        tiles_used: tiles the network spans, for the barrier time (interpolated between the published ends).
+        cores_used: cores the network occupies; default: a lower-bound estimate from population sizes.
+        baseline: conventional-hardware figures (`load_baseline()`) to add as labelled context.
+
+    Returns:
+        An EnergyReport; energies in pJ per inference.
+
+    Raises:
+        EnergyModelError: no per-op figures and no proxy, no static power, or an argument out of range.
+    """
+    _check_args(steps_per_sample, dt_s, synop_convention, cores_used)
+    source, energy, timing, is_proxy = _per_op_chip(chip, proxy)
+    power_chip = chip if chip.power is not None else source
+    if power_chip.power is None:
+        raise EnergyModelError(f"chip {chip.id.value!r} has no static power figure ([power] static_per_chip)")
+
+    def fig(f: Figure, borrowed: bool = is_proxy) -> Figure:
+        return _as_proxy(f, chip, source) if borrowed else f
+
+    scale = steps_per_sample / (counts.samples * counts.steps)
+    n_synops = counts.synops_for(synop_convention) * scale
+    terms = (
+        (f"synops ({synop_convention.name.lower()})", n_synops, synop_convention.value, energy.synop),
+        ("active neuron updates", counts.active_updates * scale, "neuron spiked at that step",
+         energy.neuron_update_active),
+        ("inactive neuron updates", counts.inactive_updates * scale, "every neuron every step, minus active",
+         energy.neuron_update_inactive),
+        ("spike packets", counts.spike_packets * scale, "source events x outgoing synapse nodes",
+         energy.spike_within_tile),
+    )
+    dynamic = tuple(EnergyTerm(n, c, conv, fig(f), c * f.value) for n, c, conv, f in terms)
+    dynamic_pj = sum(t.energy_pj for t in dynamic)
+
+    barrier, synop_time = fig(_barrier(timing, tiles_used)), fig(timing.synop_time)
+    per_step = n_synops / steps_per_sample
+    synop_s, barrier_s = per_step * synop_time.value * NS, barrier.value * NS
+    step_s = max(barrier_s, synop_s)
+    bound = "barrier" if barrier_s >= synop_s else "synaptic operations"
+    latency = Latency(steps_per_sample, tiles_used, per_step, barrier, synop_time, step_s,
+                      steps_per_sample * step_s, bound)
+
+    static = fig(power_chip.power.static_per_chip, power_chip is not chip)
+    cores_per_chip = chip.limits.cores_per_chip.as_int()
+    cores, cores_basis = (cores_used, "given") if cores_used is not None else _estimate_cores(counts, chip)
+    chips = math.ceil(cores / cores_per_chip)
+    full = static
+    if chips > 1:
+        note = f"{chips} chips x ({static.note})"
+        full = replace(static, value=static.value * chips, basis="derived", note=note)
+    gated_note = f"estimate: x {cores}/{cores_per_chip} cores in use, assuming unused cores are power-gated"
+    gated = Figure(static.value * cores / cores_per_chip, "W", static.source, gated_note, "derived")
+    real_s, fast_s, feasible = steps_per_sample * dt_s, latency.inference_s, step_s <= dt_s
+    points = (
+        _point("fastest", fast_s, True, full, False, dynamic_pj),
+        _point("real_time", real_s, feasible, full, False, dynamic_pj),
+        _point("fastest_power_gated", fast_s, True, gated, True, dynamic_pj),
+        _point("real_time_power_gated", real_s, feasible, gated, True, dynamic_pj),
+    )
+    context: tuple[EnergyTerm, ...] = ()
+    if baseline is not None:
+        dense, effective = counts.synops_dense * scale, counts.synops_effective * scale
+        context = (
+            EnergyTerm(f"dense ANN MACs, {baseline.name}", dense, SynopConvention.DENSE.value, baseline.mac,
+                       dense * baseline.mac.value),
+            EnergyTerm(f"SNN effective ACs, {baseline.name}", effective, SynopConvention.EFFECTIVE.value,
+                       baseline.ac, effective * baseline.ac.value),
+        )
+    notes = [
+        "Latency serialises a step's synops on one core (an upper bound) and leaves out neuron-update time, "
+        "for which no figure is published.",
+        "Spike packets are charged at the within-tile figure; tile hops and host input injection are not "
+        "modelled.",
+    ]
+    if is_proxy:
+        notes.insert(0, f"PROXY: {chip.name} has no published per-operation figures; {source.name}'s used.")
+    if steps_per_sample != counts.steps:
+        notes.append(f"Counts taken over {counts.steps}-step samples, scaled to {steps_per_sample} steps.")
+    if not feasible:
+        notes.append(f"Real time is not feasible: a modelled step takes {_si(step_s, 's')} > dt.")
+    return EnergyReport(
+        chip=chip.id.value, chip_name=chip.name, per_op_chip=source.id.value, per_op_proxy=is_proxy,
+        synop_convention=synop_convention.value, counted_samples=counts.samples, counted_steps=counts.steps,
+        steps_per_sample=int(steps_per_sample), dt_s=float(dt_s), synops=n_synops,
+        synops_effective=counts.synops_effective * scale, synops_dense=counts.synops_dense * scale,
+        neuron_updates=counts.neuron_updates * scale, dynamic_terms=dynamic, dynamic_pj=dynamic_pj,
+        latency=latency, cores_used=cores, cores_used_basis=cores_basis, chips_used=chips,
+        operating_points=points, baseline_terms=context, notes=tuple(notes),
+    )

@@ -1,0 +1,276 @@
+"""Operation counts of a deploy graph, taken from simulated activity (a `RunRecord` plus the input spikes).
+
+Conventions (the literature disagrees; every count says which one it is, see docs/energy.md):
+
+- **synops** ("spikes x fan-out"): every non-zero event of a synapse's source at every step, times the
+  synapse's `out_size` (zero weights included). An event is a spike (1, or +-1 for TernaryLIF) or a non-zero
+  graded payload.
+- **synops_effective**: the same events, each times the number of non-zero weights in its source neuron's
+  column, using the weights Lava's Dense actually stores (clipped and truncated by sign mode and
+  `num_weight_bits`, `simulators.kernels.effective_weights`).
+- **synops_dense** (NeuroBench "dense"): every (input, weight) pair at every step, whatever the activity:
+  `in_size * out_size * steps` per sample, the MACs of the equivalent dense network evaluated every step.
+- **neuron updates**: every neuron of every population at every step; "active" where the neuron spiked at that
+  step, "inactive" otherwise.
+
+Events are counted at the step they are emitted; a synaptic delay does not move or drop them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from spikeport.errors import IRValidationError
+from spikeport.ir import DeployGraph
+from spikeport.simulators.kernels import effective_weights
+
+if TYPE_CHECKING:
+    from spikeport.simulators.record import RunRecord
+
+
+class SynopConvention(Enum):
+    """Which synaptic-operation count a figure uses."""
+
+    FAN_OUT = "spikes x fan-out"
+    EFFECTIVE = "effective (non-zero weights)"
+    DENSE = "dense (all weight pairs, every step)"
+
+
+def _counts_dict(obj: object) -> dict[str, int]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.metadata.get("count")}  # type: ignore[arg-type]
+
+
+def _count():
+    return field(metadata={"count": True})
+
+
+@dataclass(frozen=True)
+class SynapseOps:
+    """Counts of one synapse node, summed over all samples and steps."""
+
+    name: str
+    source: str
+    target: str
+    fan_out: int
+    """The synapse's `out_size`: synapses driven by one source event."""
+    samples: int
+    source_events: int = _count()
+    """Non-zero events of the source (input or population) at any step."""
+    synops: int = _count()
+    """source_events x fan_out ("spikes x fan-out")."""
+    synops_effective: int = _count()
+    """Sum over source events of the non-zero weights in that source neuron's column."""
+    synops_dense: int = _count()
+    """in_size x out_size x steps x samples (NeuroBench "dense")."""
+
+    def totals(self) -> dict[str, int]:
+        """The counts over all samples."""
+        return _counts_dict(self)
+
+    def per_sample(self) -> dict[str, float]:
+        """The counts averaged over samples."""
+        return {k: v / self.samples for k, v in self.totals().items()}
+
+
+@dataclass(frozen=True)
+class PopulationOps:
+    """Counts of one neuron population, summed over all samples and steps."""
+
+    name: str
+    size: int
+    samples: int
+    spikes: int = _count()
+    """Steps at which a neuron emitted a (non-zero) spike."""
+    neuron_updates: int = _count()
+    """size x steps x samples: every neuron is updated every step."""
+    active_updates: int = _count()
+    """Updates at which the neuron spiked (equal to `spikes`)."""
+    inactive_updates: int = _count()
+    """neuron_updates - active_updates."""
+
+    def totals(self) -> dict[str, int]:
+        """The counts over all samples."""
+        return _counts_dict(self)
+
+    def per_sample(self) -> dict[str, float]:
+        """The counts averaged over samples."""
+        return {k: v / self.samples for k, v in self.totals().items()}
+
+
+@dataclass(frozen=True)
+class OpCounts:
+    """Operation counts of one simulated run: per synapse node, per population and overall."""
+
+    samples: int
+    steps: int
+    """Steps per sample in the run that was counted."""
+    input_name: str
+    input_spikes: int
+    """Non-zero events of the graph's input over all samples and steps."""
+    synapses: tuple[SynapseOps, ...]
+    populations: tuple[PopulationOps, ...]
+
+    def _sum(self, nodes: tuple, name: str) -> int:
+        return int(sum(getattr(n, name) for n in nodes))
+
+    @property
+    def spike_packets(self) -> int:
+        """Source events delivered to synapse nodes (one per event and outgoing synapse node)."""
+        return self._sum(self.synapses, "source_events")
+
+    @property
+    def synops(self) -> int:
+        return self._sum(self.synapses, "synops")
+
+    @property
+    def synops_effective(self) -> int:
+        return self._sum(self.synapses, "synops_effective")
+
+    @property
+    def synops_dense(self) -> int:
+        return self._sum(self.synapses, "synops_dense")
+
+    @property
+    def spikes(self) -> int:
+        """Spikes of all populations (the input's are in `input_spikes`)."""
+        return self._sum(self.populations, "spikes")
+
+    @property
+    def neuron_updates(self) -> int:
+        return self._sum(self.populations, "neuron_updates")
+
+    @property
+    def active_updates(self) -> int:
+        return self._sum(self.populations, "active_updates")
+
+    @property
+    def inactive_updates(self) -> int:
+        return self._sum(self.populations, "inactive_updates")
+
+    def synops_for(self, convention: SynopConvention) -> int:
+        """Total synaptic operations under `convention`."""
+        return {
+            SynopConvention.FAN_OUT: self.synops,
+            SynopConvention.EFFECTIVE: self.synops_effective,
+            SynopConvention.DENSE: self.synops_dense,
+        }[convention]
+
+    def totals(self) -> dict[str, int]:
+        """Overall counts over all samples."""
+        names = ("input_spikes", "spike_packets", "synops", "synops_effective", "synops_dense", "spikes")
+        names += ("neuron_updates", "active_updates", "inactive_updates")
+        return {name: int(getattr(self, name)) for name in names}
+
+    def per_sample(self) -> dict[str, float]:
+        """Overall counts averaged over samples."""
+        return {k: v / self.samples for k, v in self.totals().items()}
+
+    def per_step(self) -> dict[str, float]:
+        """Overall counts averaged over samples and steps."""
+        return {k: v / (self.samples * self.steps) for k, v in self.totals().items()}
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form with a stable key order."""
+        return {
+            "samples": self.samples,
+            "steps": self.steps,
+            "input": self.input_name,
+            "conventions": {c.name.lower(): c.value for c in SynopConvention},
+            "totals": self.totals(),
+            "per_sample": self.per_sample(),
+            "synapses": {
+                s.name: {"source": s.source, "target": s.target, "fan_out": s.fan_out, "totals": s.totals(),
+                         "per_sample": s.per_sample()}
+                for s in self.synapses
+            },
+            "populations": {
+                p.name: {"size": p.size, "totals": p.totals(), "per_sample": p.per_sample()}
+                for p in self.populations
+            },
+        }
+
+
+def _check_activity(name: str, array: np.ndarray, shape: tuple[int, int, int], what: str) -> np.ndarray:
+    if array.shape != shape:
+        raise IRValidationError(
+            f"{what} {name!r}: activity has shape {array.shape}, expected (samples, steps, size) = {shape}; "
+            "pass the inputs the record was simulated with"
+        )
+    return array
+
+
+def count_ops(graph: DeployGraph, inputs: np.ndarray, record: RunRecord) -> OpCounts:
+    """Count the operations a run of `graph` performed.
+
+    Args:
+        graph: the deploy graph that was simulated.
+        inputs: the input the run was given, shape (samples, steps, n_in): spikes or graded payloads.
+        record: the run's record; needs the spikes of every population, shape (samples, steps, size).
+
+    Returns:
+        OpCounts with totals over all samples (ints); per-sample means via `per_sample()`.
+
+    Raises:
+        IRValidationError: a population is missing from the record, or shapes disagree.
+    """
+    x = np.asarray(inputs)
+    if x.ndim != 3:
+        raise IRValidationError(f"inputs must have shape (samples, steps, n_in), got {x.shape}")
+    samples, steps = int(x.shape[0]), int(x.shape[1])
+    shape = (samples, steps, graph.input.size)
+    activity = {graph.input.name: _check_activity(graph.input.name, x, shape, "input")}
+    for pop in graph.populations:
+        if pop.name not in record.populations:
+            raise IRValidationError(
+                f"population {pop.name!r} is not in the {record.backend!r} record "
+                f"(has {list(record.populations)}); record every population to count operations"
+            )
+        spikes = np.asarray(record.populations[pop.name].spikes)
+        activity[pop.name] = _check_activity(pop.name, spikes, (samples, steps, pop.size), "population")
+    # events[name][j]: non-zero events of neuron j of `name`, over all samples and steps
+    events = {name: np.count_nonzero(a, axis=(0, 1)).astype(np.int64) for name, a in activity.items()}
+    synapses = []
+    for dense in graph.synapses:
+        source = graph.source_of(dense).name
+        nonzero_per_column = np.count_nonzero(effective_weights(dense.weights, dense.num_weight_bits), axis=0)
+        source_events = int(events[source].sum())
+        synapses.append(
+            SynapseOps(
+                name=dense.name,
+                source=source,
+                target=graph.target_of(dense).name,
+                fan_out=dense.out_size,
+                samples=samples,
+                source_events=source_events,
+                synops=source_events * dense.out_size,
+                synops_effective=int(events[source] @ nonzero_per_column.astype(np.int64)),
+                synops_dense=dense.in_size * dense.out_size * steps * samples,
+            )
+        )
+    populations = []
+    for pop in graph.populations:
+        active = int(events[pop.name].sum())
+        updates = pop.size * steps * samples
+        populations.append(
+            PopulationOps(
+                name=pop.name,
+                size=pop.size,
+                samples=samples,
+                spikes=active,
+                neuron_updates=updates,
+                active_updates=active,
+                inactive_updates=updates - active,
+            )
+        )
+    return OpCounts(
+        samples=samples,
+        steps=steps,
+        input_name=graph.input.name,
+        input_spikes=int(events[graph.input.name].sum()),
+        synapses=tuple(synapses),
+        populations=tuple(populations),
+    )

@@ -1,0 +1,36 @@
+"""Hand-built NIR graphs for export and quantization tests."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+
+def cuba_node(n: int, *, spiking: bool = True, tau_syn: float = 5e-3, tau_mem: float = 1e-2, v_th: float = 1.0):
+    """A CubaLIF (or non-spiking CubaLI) node of n neurons with shared time constants."""
+    kw = dict(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n))
+    if spiking:
+        return nir.CubaLIF(v_threshold=np.full(n, v_th), v_reset=np.zeros(n), **kw)
+    return nir.CubaLI(**kw)
+
+
+def two_layer_graph(rng: np.random.Generator, n_in: int = 40, hidden: int = 30, n_out: int = 3, dt: float = 1e-3):
+    """Input -> Linear -> Delay(dt) -> CubaLIF -> Linear -> Delay(dt) -> CubaLI -> Output, random normal weights.
+
+    The one-step Delay nodes give the float graph Loihi's Dense timing, so float and integer runs align.
+    """
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n_in])}),
+            "fc1": nir.Linear(weight=rng.normal(0, 1.5, (hidden, n_in))),
+            "d1": nir.Delay(delay=np.full(hidden, dt)),
+            "lif": cuba_node(hidden),
+            "fc2": nir.Linear(weight=rng.normal(0, 1.0, (n_out, hidden))),
+            "d2": nir.Delay(delay=np.full(n_out, dt)),
+            "readout": cuba_node(n_out, spiking=False),
+            "output": nir.Output(output_type={"output": np.array([n_out])}),
+        },
+        edges=[("input", "fc1"), ("fc1", "d1"), ("d1", "lif"), ("lif", "fc2"), ("fc2", "d2"), ("d2", "readout"),
+               ("readout", "output")],
+        metadata={"dt": dt},
+    )

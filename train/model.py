@@ -1,0 +1,201 @@
+r"""The skeleton spiking decoder: input spikes -> dense -> LIF -> dense -> leaky integrator readout.
+
+Neurons are Norse cells used as they are (`norse.torch.LIFCell`, `norse.torch.LICell`), trained with surrogate
+gradients. The attribute names (`config`, `fc_in`, `lif`, `fc_out`, `readout`) are an interface: the NIR
+exporter reads them.
+
+Time. One network step is one encoder time bin; `dt_s` is the integration step that Norse multiplies into the
+decay terms, so only the ratios `dt_s / tau_*` matter (defaults: 1 ms steps, tau_syn 5 steps, tau_mem 10
+steps).
+
+Continuous model (both layers; the LIF adds the threshold and reset):
+
+.. math::
+    \tau_{syn} \dot{i} = -i + \tau_{syn} \sum_k w x_k \delta(t - t_k), \qquad
+    \tau_{mem} \dot{v} = (v_{leak} - v) + i, \qquad
+    v > v_{th} \Rightarrow \text{spike}, \; v \leftarrow v_{reset}
+
+Exact discrete update, read from the installed Norse 1.1.0 source
+(`norse/torch/functional/lif.py::lif_feed_forward_step`, `leaky_integrator.py::li_feed_forward_step`).
+With :math:`x_t` the weighted input at step t, :math:`\alpha = dt/\tau_{syn}`, :math:`\beta = dt/\tau_{mem}`:
+
+LIF (hidden layer, `LIFCell`)::
+
+    j_t   = i_{t-1} + x_t                                  # 1. input added to the current first
+    v'_t  = v_{t-1} + beta * ((v_leak - v_{t-1}) + j_t)    # 2. membrane uses the *new* current
+    i_t   = j_t * (1 - alpha)                              # 3. current decays after use
+    z_t   = H(v'_t - v_th)           (H(0) = 0: spike only if v'_t > v_th strictly)
+    v_t   = (1 - z_t) * v'_t + z_t * v_reset               # 4. reset to v_reset (not subtract)
+
+So an input at step t reaches v at the same step t; there is no synaptic delay inside Norse. In Loihi terms
+u_t := j_t = (1 - alpha) u_{t-1} + x_t (decay, then add) and v_t = (1 - beta) v_{t-1} + beta u_t: the same
+recursion as Loihi's CUBA neuron with du = alpha, dv = beta and the input scaled by beta. The one-step
+delay of Loihi's Dense connection has no counterpart here and must be accounted for by the exporter (it
+shifts every layer by one step). Initial state: v = v_leak = 0, i = 0.
+
+LI (readout, `LICell`), same order without threshold::
+
+    j_t = i_{t-1} + x_t;   v_t = v_{t-1} + beta_r * ((v_leak - v_{t-1}) + j_t);   i_t = (1 - alpha_r) j_t
+
+so the readout also adds the input to its current *before* updating v, and returns v_t.
+
+Synaptic delay. Norse has none, Loihi's Dense has one step. `SpikingDecoder` delays the output of each dense
+layer by `config.synaptic_delay_steps` (default 1) before it reaches the neurons, so x_t above is the weighted
+input of step t - 1 and the model trains with exactly the timing it will have on the chip.
+
+Gradient notes (Norse 1.1.0): `method="super"` uses SuperSpike, whose backward is
+grad / (|v - v_th| + 1)**2; it ignores `alpha` (the value is stored but unused), so `surrogate_alpha` only
+matters if Norse changes. The reset in `lif_feed_forward_step` is not detached, so gradients flow through it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import norse.torch
+import torch
+from torch import Tensor, nn
+
+__all__ = ["DecoderConfig", "DecoderOutput", "SpikingDecoder"]
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Sizes and neuron constants of `SpikingDecoder`; physical constants in seconds."""
+
+    n_inputs: int
+    """Input neurons (spike channels), e.g. `FittedEncoder.n_inputs`."""
+    n_hidden: int = 64
+    """Hidden LIF neurons."""
+    n_classes: int = 2
+    """Readout units, one per class."""
+    dt_s: float = 1e-3
+    """Integration step of one network step, in seconds."""
+    tau_syn_s: float = 5e-3
+    """Hidden synaptic current time constant, seconds."""
+    tau_mem_s: float = 1e-2
+    """Hidden membrane time constant, seconds."""
+    v_th: float = 1.0
+    """Hidden firing threshold (dimensionless; v_leak = v_reset = 0)."""
+    readout_tau_syn_s: float = 5e-3
+    """Readout synaptic current time constant, seconds."""
+    readout_tau_mem_s: float = 2e-2
+    """Readout membrane time constant, seconds."""
+    surrogate_alpha: float = 100.0
+    """Sharpness passed to Norse's SuperSpike surrogate (unused by Norse 1.1.0, see the module docstring)."""
+    synaptic_delay_steps: int = 1
+    """Steps between a spike and its effect on the next layer's current. 1 reproduces Loihi's Dense, which delivers
+    at step t+1 what it received at step t, so the trained model and the chip share one timing (exported as NIR
+    `Delay` nodes of `synaptic_delay_steps * dt_s`)."""
+    init_gain: float = 1.5
+    """fc_in weights start as N(0, (init_gain / sqrt(n_inputs * 0.2))**2), sized for ~20 % input activity."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_inputs", "n_hidden", "n_classes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DecoderConfig.{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("dt_s", "tau_syn_s", "tau_mem_s", "readout_tau_syn_s", "readout_tau_mem_s", "v_th"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"DecoderConfig.{name}: must be positive, got {getattr(self, name)}")
+        for name in ("tau_syn_s", "tau_mem_s", "readout_tau_syn_s", "readout_tau_mem_s"):
+            if getattr(self, name) < self.dt_s:
+                raise ValueError(
+                    f"DecoderConfig.{name}={getattr(self, name)} is shorter than dt_s={self.dt_s}; the Euler "
+                    "step would overshoot (decay factor below 0). Use tau >= dt_s."
+                )
+
+
+class DecoderOutput(NamedTuple):
+    """What `SpikingDecoder.forward` returns."""
+
+    logits: Tensor
+    """Shape (batch, n_classes): readout membrane voltage averaged over time."""
+    hidden_spikes: Tensor
+    """Shape (batch, T, n_hidden), 0/1 float: hidden LIF spikes."""
+    readout_v: Tensor
+    """Shape (batch, T, n_classes): readout membrane voltage per step."""
+
+
+class SpikingDecoder(nn.Module):
+    """Feed-forward spiking classifier: Linear -> LIFCell -> Linear -> LICell, logits = mean readout voltage.
+
+    Args:
+        config: Sizes and constants.
+        seed: Seed of the weight initialisation (a private `torch.Generator`; global RNG state is untouched).
+    """
+
+    def __init__(self, config: DecoderConfig, *, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):  # nn.Linear's default init would consume the global RNG
+            fc_in = nn.Linear(config.n_inputs, config.n_hidden, bias=False)
+            fc_out = nn.Linear(config.n_hidden, config.n_classes, bias=False)
+        self.fc_in = fc_in
+        self.lif = norse.torch.LIFCell(
+            norse.torch.LIFParameters(
+                tau_syn_inv=torch.as_tensor(1.0 / config.tau_syn_s),
+                tau_mem_inv=torch.as_tensor(1.0 / config.tau_mem_s),
+                v_th=torch.as_tensor(config.v_th),
+                v_leak=torch.as_tensor(0.0),
+                v_reset=torch.as_tensor(0.0),
+                method="super",
+                alpha=torch.as_tensor(config.surrogate_alpha),
+            ),
+            dt=config.dt_s,
+        )
+        self.fc_out = fc_out
+        self.readout = norse.torch.LICell(
+            norse.torch.LIParameters(
+                tau_syn_inv=torch.as_tensor(1.0 / config.readout_tau_syn_s),
+                tau_mem_inv=torch.as_tensor(1.0 / config.readout_tau_mem_s),
+                v_leak=torch.as_tensor(0.0),
+            ),
+            dt=config.dt_s,
+        )
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            in_std = config.init_gain / math.sqrt(0.2 * config.n_inputs)
+            self.fc_in.weight.normal_(0.0, in_std, generator=gen)
+            self.fc_out.weight.normal_(0.0, 1.0 / math.sqrt(config.n_hidden), generator=gen)
+
+    def forward(self, spikes: Tensor) -> DecoderOutput:
+        """Run the network over a batch of spike trains.
+
+        Args:
+            spikes: Shape (batch, T, n_inputs), 0/1 of any real or integer dtype.
+
+        Returns:
+            Logits, hidden spikes and readout voltages (see `DecoderOutput`).
+
+        Raises:
+            ValueError: If the input does not have shape (batch, T, n_inputs).
+        """
+        if spikes.ndim != 3 or spikes.shape[2] != self.config.n_inputs:
+            raise ValueError(
+                f"SpikingDecoder.forward: expected input of shape (batch, T, {self.config.n_inputs}), "
+                f"got {tuple(spikes.shape)}"
+            )
+        x = spikes.to(self.fc_in.weight.dtype)
+        delay = self.config.synaptic_delay_steps
+        currents = _delayed(self.fc_in(x), delay)  # (batch, T, n_hidden), all steps at once
+        lif_state = li_state = None
+        hidden, volts = [], []
+        for t in range(x.shape[1]):
+            z, lif_state = self.lif(currents[:, t], lif_state)
+            hidden.append(z)
+        hidden_spikes = torch.stack(hidden, dim=1)
+        readout_in = _delayed(self.fc_out(hidden_spikes), delay)
+        for t in range(x.shape[1]):
+            v, li_state = self.readout(readout_in[:, t], li_state)
+            volts.append(v)
+        readout_v = torch.stack(volts, dim=1)
+        return DecoderOutput(logits=readout_v.mean(dim=1), hidden_spikes=hidden_spikes, readout_v=readout_v)
+
+
+def _delayed(x: Tensor, steps: int) -> Tensor:
+    """`x` (batch, T, n) shifted `steps` later in time, zeros first."""
+    if steps == 0:
+        return x
+    return nn.functional.pad(x, (0, 0, steps, 0))[:, : x.shape[1]]
