@@ -30,7 +30,8 @@ def update_order(net: ParsedNetwork) -> list[str]:
     pending, order = list(net.populations), []
     while pending:
         ready = [
-            p for p in pending
+            p
+            for p in pending
             if not any(s.target == p and s.source in pending and np.any(s.delay_steps == 0) for s in net.synapses)
         ]
         if not ready:
@@ -49,7 +50,10 @@ def simulate_float(net: ParsedNetwork, inputs: np.ndarray) -> dict[str, FloatTra
     cur = {n: np.zeros((samples, p.size)) for n, p in pops.items()}
     v = {n: np.zeros((samples, p.size)) for n, p in pops.items()}
     record = {n: ([], []) for n in pops}
-    groups = [(syn, [(int(d), syn.weight * (syn.delay_steps == d)) for d in np.unique(syn.delay_steps)]) for syn in net.synapses]
+    groups = [
+        (syn, [(int(d), syn.weight * (syn.delay_steps == d)) for d in np.unique(syn.delay_steps)])
+        for syn in net.synapses
+    ]
     for t in range(steps):
         for name in update_order(net):
             p = pops[name]

@@ -163,7 +163,9 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     used_delays = {d for syn in synapses for d in syn_delay_nodes(graph, syn.name)}
     for name, node in graph.nodes.items():
         if isinstance(node, nir.Delay) and name not in used_delays:
-            raise UnsupportedNodeError(f"NIR Delay node {name!r} must sit directly before or after a Linear/Affine node")
+            raise UnsupportedNodeError(
+                f"NIR Delay node {name!r} must sit directly before or after a Linear/Affine node"
+            )
     output_sources = [a for a, b in graph.edges if b == outputs[0]]
     if len(output_sources) != 1 or output_sources[0] not in populations:
         raise UnsupportedNodeError(f"the Output node must be fed by exactly one neuron node, got {output_sources}")

@@ -15,6 +15,7 @@ NIR `Delay` node after each Linear, so other NIR readers see the same timing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -79,7 +80,7 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
     if cfg.synaptic_delay_steps == 0:
         del nodes["fc_in_delay"], nodes["fc_out_delay"]
         chain = [n for n in chain if n in nodes]
-    edges = list(zip(chain[:-1], chain[1:], strict=True))
+    edges = list(itertools.pairwise(chain))
     facts = {"format": EXPORT_FORMAT, "class_names": list(class_names), "readout": "mean_v", **(extra or {})}
     return nir.NIRGraph(
         nodes=nodes, edges=edges, metadata={"dt": float(cfg.dt_s), METADATA_KEY: json.dumps(facts, sort_keys=True)}
@@ -147,4 +148,3 @@ def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:
             elif value != other_value:
                 return False
     return True
-

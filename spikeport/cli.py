@@ -30,22 +30,39 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
     d = DemoConfig()
     group = parser.add_argument_group("data and model (built-in SYNTHETIC motor-imagery EEG)")
-    group.add_argument("--seed", type=int, default=d.seed, help="seed of data, split and training (default %(default)s)")
+    group.add_argument(
+        "--seed", type=int, default=d.seed, help="seed of data, split and training (default %(default)s)"
+    )
     group.add_argument("--subjects", type=int, default=d.n_subjects, help="synthetic subjects (default %(default)s)")
-    group.add_argument("--trials-per-class", type=int, default=d.trials_per_class,
-                       help="trials per class and subject (default %(default)s)")
+    group.add_argument(
+        "--trials-per-class",
+        type=int,
+        default=d.trials_per_class,
+        help="trials per class and subject (default %(default)s)",
+    )
     group.add_argument("--steps", type=int, default=d.num_steps, help="time steps per trial (default %(default)s)")
     group.add_argument("--hidden", type=int, default=d.n_hidden, help="hidden LIF neurons (default %(default)s)")
     group.add_argument("--epochs", type=int, default=None, help="training epochs (default: the trainer's default)")
-    group.add_argument("--chip", default=d.chip, choices=("loihi", "loihi2"),
-                       help="chip whose formats and energy figures to use (default %(default)s)")
+    group.add_argument(
+        "--chip",
+        default=d.chip,
+        choices=("loihi", "loihi2"),
+        help="chip whose formats and energy figures to use (default %(default)s)",
+    )
 
 
 def _config(args: argparse.Namespace):
     from spikeport.pipeline import DemoConfig
 
-    return DemoConfig(seed=args.seed, n_subjects=args.subjects, trials_per_class=args.trials_per_class,
-                      num_steps=args.steps, n_hidden=args.hidden, epochs=args.epochs, chip=args.chip)
+    return DemoConfig(
+        seed=args.seed,
+        n_subjects=args.subjects,
+        trials_per_class=args.trials_per_class,
+        num_steps=args.steps,
+        n_hidden=args.hidden,
+        epochs=args.epochs,
+        chip=args.chip,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -61,8 +78,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikeport.pipeline import stage_train
 
     facts = stage_train(Path(args.out), _config(args), progress=not args.no_progress)
-    print(f"trained on SYNTHETIC data: test accuracy {facts['float_accuracy_test']:.3f} "
-          f"({facts['n_train']} train / {facts['n_test']} test trials); model in {Path(args.out) / 'model.pt'}")
+    print(
+        f"trained on SYNTHETIC data: test accuracy {facts['float_accuracy_test']:.3f} "
+        f"({facts['n_train']} train / {facts['n_test']} test trials); model in {Path(args.out) / 'model.pt'}"
+    )
     return 0
 
 
@@ -86,16 +105,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from spikeport.pipeline import stage_simulate
 
     record = stage_simulate(Path(args.run_dir), args.backend, split=args.split, progress=not args.no_progress)
-    print(f"{args.backend}: {record.num_samples} samples x {record.num_steps} steps in {record.wall_time_s:.2f} s; "
-          f"wrote {Path(args.run_dir) / f'record_{args.backend}.npz'}")
+    print(
+        f"{args.backend}: {record.num_samples} samples x {record.num_steps} steps in {record.wall_time_s:.2f} s; "
+        f"wrote {Path(args.run_dir) / f'record_{args.backend}.npz'}"
+    )
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from spikeport.validate import validate_target
 
-    comparison = validate_target(Path(args.target), samples=args.samples, steps=args.steps, seed=args.seed,
-                                 rate=args.rate, progress=not args.no_progress)
+    comparison = validate_target(
+        Path(args.target),
+        samples=args.samples,
+        steps=args.steps,
+        seed=args.seed,
+        rate=args.rate,
+        progress=not args.no_progress,
+    )
     print(comparison.summary())
     return 0 if comparison.bit_exact else 1
 
@@ -109,8 +136,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spikeport", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="spikeport", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"spikeport {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -123,29 +151,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", "Run every stage on the built-in SYNTHETIC motor-imagery EEG and write DIR/report.json.", cmd_demo)
     p.add_argument("--out", required=True, help="run directory for all artifacts (created)")
     _add_data_options(p)
-    p = add("train", "Generate SYNTHETIC motor-imagery EEG, encode it as spikes and train the spiking decoder.", cmd_train)
+    p = add(
+        "train", "Generate SYNTHETIC motor-imagery EEG, encode it as spikes and train the spiking decoder.", cmd_train
+    )
     p.add_argument("--out", required=True, help="run directory (created): writes data.npz, model.pt, training.json")
     _add_data_options(p)
     p = add("export", "Export the trained decoder of a run directory as a NIR graph (model.nir).", cmd_export)
     p.add_argument("run_dir", help="run directory written by `spikeport train`")
-    p = add("quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).", cmd_quantize)
+    p = add(
+        "quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).", cmd_quantize
+    )
     p.add_argument("run_dir", help="run directory with model.nir")
     p.add_argument("--chip", default="loihi", choices=("loihi", "loihi2"), help="target chip (default %(default)s)")
     p.add_argument("--weight-bits", type=int, default=8, help="weight precision 1..8 (default %(default)s)")
-    p = add("simulate", "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",
-            cmd_simulate)
+    p = add(
+        "simulate",
+        "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",
+        cmd_simulate,
+    )
     p.add_argument("run_dir", help="run directory with model.deploy.npz and data.npz")
-    p.add_argument("--backend", choices=("reference", "lava"), default="reference", help="simulator (default %(default)s)")
+    p.add_argument(
+        "--backend", choices=("reference", "lava"), default="reference", help="simulator (default %(default)s)"
+    )
     p.add_argument("--split", choices=("test", "train"), default="test", help="which inputs (default %(default)s)")
-    p = add("validate", "Run the reference and Lava on the same inputs and compare spikes, u and v at every step. "
-            "Exit code 0 only when bit-exact; otherwise the first mismatch is printed.", cmd_validate)
+    p = add(
+        "validate",
+        "Run the reference and Lava on the same inputs and compare spikes, u and v at every step. "
+        "Exit code 0 only when bit-exact; otherwise the first mismatch is printed.",
+        cmd_validate,
+    )
     p.add_argument("target", help="a run directory (uses its test inputs) or a deploy graph file (*.deploy.npz)")
     p.add_argument("--samples", type=int, default=None, help="samples to run (default: all test inputs, or 16 random)")
     p.add_argument("--steps", type=int, default=None, help="steps per sample for random inputs (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default %(default)s)")
     p.add_argument("--rate", type=float, default=0.2, help="spike probability of random inputs (default %(default)s)")
-    p = add("report", "Compute accuracy, bit-exactness, SynOps and energy of a simulated run; write report.json.",
-            cmd_report)
+    p = add(
+        "report",
+        "Compute accuracy, bit-exactness, SynOps and energy of a simulated run; write report.json.",
+        cmd_report,
+    )
     p.add_argument("run_dir", help="run directory with both simulation records")
     p.add_argument("--chip", default="loihi", choices=("loihi", "loihi2"), help="energy figures (default %(default)s)")
     return parser

@@ -86,7 +86,9 @@ def stage_train(run_dir: Path, cfg: DemoConfig, *, progress: bool = True) -> dic
         split_trials,
     )
 
-    dataset = make_synthetic_motor_imagery(n_subjects=cfg.n_subjects, trials_per_class=cfg.trials_per_class, seed=cfg.seed)
+    dataset = make_synthetic_motor_imagery(
+        n_subjects=cfg.n_subjects, trials_per_class=cfg.trials_per_class, seed=cfg.seed
+    )
     train_idx, test_idx = split_trials(dataset, test_fraction=cfg.test_fraction, seed=cfg.seed)
     encoder = BandPowerSpikeEncoder(num_steps=cfg.num_steps).fit(dataset.subset(train_idx))
     x_train, x_test = encoder.encode(dataset.subset(train_idx)), encoder.encode(dataset.subset(test_idx))
@@ -102,11 +104,18 @@ def stage_train(run_dir: Path, cfg: DemoConfig, *, progress: bool = True) -> dic
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        run_dir / DATA_FILE, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        subjects_train=dataset.subjects[train_idx], subjects_test=dataset.subjects[test_idx], info=np.array(json.dumps(info)),
+        run_dir / DATA_FILE,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        subjects_train=dataset.subjects[train_idx],
+        subjects_test=dataset.subjects[test_idx],
+        info=np.array(json.dumps(info)),
     )
     model = SpikingDecoder(
-        DecoderConfig(n_inputs=encoder.n_inputs, n_hidden=cfg.n_hidden, n_classes=len(dataset.class_names)), seed=cfg.seed
+        DecoderConfig(n_inputs=encoder.n_inputs, n_hidden=cfg.n_hidden, n_classes=len(dataset.class_names)),
+        seed=cfg.seed,
     )
     fit_kwargs = {"seed": cfg.seed, "progress": progress}
     if cfg.epochs is not None:
@@ -158,7 +167,10 @@ def stage_quantize(run_dir: Path, *, chip: str = "loihi", num_weight_bits: int =
     data = load_data(run_dir)
     net = parse_nir(read_nir(_require(run_dir / NIR_FILE, "export")))
     graph, report = quantize(
-        net, calibration_inputs=data["x_train"], num_weight_bits=num_weight_bits, chip=chip,
+        net,
+        calibration_inputs=data["x_train"],
+        num_weight_bits=num_weight_bits,
+        chip=chip,
         metadata={"class_names": data_info(data)["class_names"]},
     )
     save_deploy_graph(graph, run_dir / DEPLOY_FILE)
@@ -202,8 +214,13 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
     energy = estimate_energy(counts, load_chip(chip), steps_per_sample=ref.num_steps, dt_s=float(graph.metadata["dt"]))
     report = {
         "schema_version": REPORT_SCHEMA_VERSION,
-        "data": {**data_info(data), "n_train": len(data["y_train"]), "n_test": len(y_test),
-                 "steps_per_sample": ref.num_steps, "n_inputs": int(data["x_test"].shape[2])},
+        "data": {
+            **data_info(data),
+            "n_train": len(data["y_train"]),
+            "n_test": len(y_test),
+            "steps_per_sample": ref.num_steps,
+            "n_inputs": int(data["x_test"].shape[2]),
+        },
         "accuracy": {
             "float": training["float_accuracy_test"],
             "quantized_reference": float(np.mean(ref.predictions(graph.output) == y_test)),
@@ -236,7 +253,8 @@ def summary_lines(report: dict) -> list[str]:
     label = "SYNTHETIC data" if data["synthetic"] else "recorded data"
     lines = [
         f"data: {label} ({data['description'].splitlines()[0]})",
-        f"      {data['n_train']} train / {data['n_test']} test trials, {data['steps_per_sample']} steps, {data['n_inputs']} input neurons",
+        f"      {data['n_train']} train / {data['n_test']} test trials, {data['steps_per_sample']} steps, "
+        f"{data['n_inputs']} input neurons",
         f"accuracy (test): float {acc['float']:.3f} | quantized reference {acc['quantized_reference']:.3f} | "
         f"Lava fixed_pt {acc['lava']:.3f} | chance {acc['chance']:.3f}",
         f"bit-exact reference vs Lava: {report['bit_exact']} ({report['validation']['values_compared']} values, "

@@ -39,8 +39,9 @@ def validate_target(
         inputs = inputs[:samples] if samples is not None else inputs
     elif target.is_file():
         graph = load_deploy_graph(target)
-        inputs = random_inputs(graph, samples=samples or DEFAULT_RANDOM_SAMPLES,
-                               steps=steps or DEFAULT_RANDOM_STEPS, seed=seed, rate=rate)
+        inputs = random_inputs(
+            graph, samples=samples or DEFAULT_RANDOM_SAMPLES, steps=steps or DEFAULT_RANDOM_STEPS, seed=seed, rate=rate
+        )
     else:
         raise SpikeportError(f"{target} is neither a run directory nor a deploy graph file")
     return validate_graph(graph, inputs, progress=progress)

@@ -85,8 +85,7 @@ class Figure:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form with a stable key order."""
         value = int(self.value) if isinstance(self.value, int) else float(self.value)
-        return {"value": value, "unit": self.unit, "basis": self.basis, "source": self.source,
-                "note": self.note}
+        return {"value": value, "unit": self.unit, "basis": self.basis, "source": self.source, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -94,12 +93,22 @@ class ChipLimits:
     """Capacity limits and number formats (`[limits]`); optional fields are None where a file is silent."""
 
     units: ClassVar[dict[str, str]] = {
-        "cores_per_chip": "cores", "neurons_per_chip": "neurons", "synapses_per_chip": "synapses",
-        "compartments_per_core": "compartments", "input_axons_per_core": "axons",
+        "cores_per_chip": "cores",
+        "neurons_per_chip": "neurons",
+        "synapses_per_chip": "synapses",
+        "compartments_per_core": "compartments",
+        "input_axons_per_core": "axons",
         "output_axons_per_core": "axons",
-        "synaptic_memory_per_core": "bytes", "weight_bits_min": "bits", "weight_bits_max": "bits",
-        "u_bits": "bits", "v_bits": "bits", "vth_mant_bits": "bits", "bias_mant_bits": "bits",
-        "bias_exp_max": "exponent", "delay_max": "steps", "embedded_cpus": "cores",
+        "synaptic_memory_per_core": "bytes",
+        "weight_bits_min": "bits",
+        "weight_bits_max": "bits",
+        "u_bits": "bits",
+        "v_bits": "bits",
+        "vth_mant_bits": "bits",
+        "bias_mant_bits": "bits",
+        "bias_exp_max": "exponent",
+        "delay_max": "steps",
+        "embedded_cpus": "cores",
     }
     cores_per_chip: Figure
     neurons_per_chip: Figure
@@ -125,8 +134,12 @@ class OpEnergy:
     """Energy per operation (`[energy]`), in pJ."""
 
     units: ClassVar[dict[str, str]] = {
-        "synop": "pJ", "neuron_update_active": "pJ", "neuron_update_inactive": "pJ",
-        "spike_within_tile": "pJ", "tile_hop_east_west": "pJ", "tile_hop_north_south": "pJ",
+        "synop": "pJ",
+        "neuron_update_active": "pJ",
+        "neuron_update_inactive": "pJ",
+        "spike_within_tile": "pJ",
+        "tile_hop_east_west": "pJ",
+        "tile_hop_north_south": "pJ",
         "stdp_update": "pJ",
     }
     synop: Figure
@@ -145,8 +158,12 @@ class StepTiming:
     """Time per operation and the per-step barrier (`[timing]`)."""
 
     units: ClassVar[dict[str, str]] = {
-        "synop_time": "ns", "barrier_min": "ns", "barrier_min_tiles": "tiles", "barrier_max": "ns",
-        "barrier_max_tiles": "tiles", "stdp_update_time": "ns",
+        "synop_time": "ns",
+        "barrier_min": "ns",
+        "barrier_min_tiles": "tiles",
+        "barrier_max": "ns",
+        "barrier_max_tiles": "tiles",
+        "stdp_update_time": "ns",
     }
     synop_time: Figure
     barrier_min: Figure
@@ -170,7 +187,10 @@ class Benchmark:
     """A measured end-to-end result on the chip (`[benchmarks.<name>]`)."""
 
     units: ClassVar[dict[str, str]] = {
-        "inferences_per_s": "1/s", "total_power": "W", "static_power": "W", "energy_per_inference": "mJ",
+        "inferences_per_s": "1/s",
+        "total_power": "W",
+        "static_power": "W",
+        "energy_per_inference": "mJ",
         "dynamic_energy_per_inference": "mJ",
     }
     description: str
@@ -236,9 +256,7 @@ class _Reader:
     def fail(self, message: str) -> ChipSpecError:
         return ChipSpecError(f"chip file {self.origin}: {message}")
 
-    def check_keys(
-        self, table: Mapping[str, object], where: str, required: set[str], optional: set[str]
-    ) -> None:
+    def check_keys(self, table: Mapping[str, object], where: str, required: set[str], optional: set[str]) -> None:
         unknown = sorted(set(table) - required - optional)
         if unknown:
             keys = ", ".join(repr(f"{where}{k}") for k in unknown)

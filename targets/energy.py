@@ -153,23 +153,31 @@ class EnergyReport:
         ]
         for t in self.dynamic_terms:
             c = t.coefficient
-            lines.append(f"  {t.name:<24} {t.count:>12.6g} x {c.value:g} {c.unit} = "
-                         f"{_si(t.energy_pj * PJ, 'J'):>9} ({t.convention}) {ref(c)}")
+            lines.append(
+                f"  {t.name:<24} {t.count:>12.6g} x {c.value:g} {c.unit} = "
+                f"{_si(t.energy_pj * PJ, 'J'):>9} ({t.convention}) {ref(c)}"
+            )
         lat = self.latency
-        lines.append(f"Latency: {_si(lat.inference_s, 's')} ({_si(lat.step_s, 's')} per step, "
-                     f"{lat.bound}-bound; barrier {lat.barrier.value:.4g} ns for {lat.tiles_used} tile(s) "
-                     f"{ref(lat.barrier)}; {lat.synops_per_step:.4g} synops per step x "
-                     f"{lat.synop_time.value:g} ns {ref(lat.synop_time)})")
+        lines.append(
+            f"Latency: {_si(lat.inference_s, 's')} ({_si(lat.step_s, 's')} per step, "
+            f"{lat.bound}-bound; barrier {lat.barrier.value:.4g} ns for {lat.tiles_used} tile(s) "
+            f"{ref(lat.barrier)}; {lat.synops_per_step:.4g} synops per step x "
+            f"{lat.synop_time.value:g} ns {ref(lat.synop_time)})"
+        )
         lines.append(f"Cores used: {self.cores_used} ({self.cores_used_basis}); chips: {self.chips_used}")
         for p in self.operating_points:
             flag = "" if p.feasible else " NOT FEASIBLE"
-            lines.append(f"  {p.name:<22} {_si(p.inference_s, 's'):>9} per inference: static "
-                         f"{_si(p.static_pj * PJ, 'J')} ({_si(p.static_power.value, 'W')} "
-                         f"{ref(p.static_power)}), total {_si(p.total_pj * PJ, 'J')}, "
-                         f"average {_si(p.average_power_w, 'W')}{flag}")
+            lines.append(
+                f"  {p.name:<22} {_si(p.inference_s, 's'):>9} per inference: static "
+                f"{_si(p.static_pj * PJ, 'J')} ({_si(p.static_power.value, 'W')} "
+                f"{ref(p.static_power)}), total {_si(p.total_pj * PJ, 'J')}, "
+                f"average {_si(p.average_power_w, 'W')}{flag}"
+            )
         for t in self.baseline_terms:
-            lines.append(f"Context: {t.name}: {t.count:.6g} x {t.coefficient.value:g} pJ = "
-                         f"{_si(t.energy_pj * PJ, 'J')} ({t.convention}) {ref(t.coefficient)}")
+            lines.append(
+                f"Context: {t.name}: {t.count:.6g} x {t.coefficient.value:g} pJ = "
+                f"{_si(t.energy_pj * PJ, 'J')} ({t.convention}) {ref(t.coefficient)}"
+            )
         lines += [f"Note: {n}" for n in self.notes]
         lines += [f"[{i}] {c}" for i, c in enumerate(cites, start=1)]
         return lines
@@ -187,9 +195,7 @@ def _per_op_chip(chip: ChipSpec, proxy: ChipSpec | None) -> tuple[ChipSpec, OpEn
     """The chip whose per-op figures are used, those figures, and whether they are a proxy."""
     if chip.energy is not None and chip.timing is not None:
         if proxy is not None:
-            raise EnergyModelError(
-                f"chip {chip.id.value!r} has its own per-op figures; drop proxy={proxy.id.value!r}"
-            )
+            raise EnergyModelError(f"chip {chip.id.value!r} has its own per-op figures; drop proxy={proxy.id.value!r}")
         return chip, chip.energy, chip.timing, False
     if proxy is None:
         hint = chip.per_op_proxy.value if chip.per_op_proxy is not None else "loihi"
@@ -237,8 +243,9 @@ def _point(name: str, seconds: float, feasible: bool, power: Figure, gated: bool
     fast = name.startswith("fastest")
     pace = "steps back to back at the modelled step time" if fast else "one step per dt_s"
     what = "static power of the used cores only (estimate)" if gated else "static power of whole chips"
-    return OperatingPoint(name, f"{pace}; {what}", seconds, feasible, gated, power, static_pj, dynamic_pj,
-                          total, total * PJ / seconds)
+    return OperatingPoint(
+        name, f"{pace}; {what}", seconds, feasible, gated, power, static_pj, dynamic_pj, total, total * PJ / seconds
+    )
 
 
 def _check_args(steps_per_sample: int, dt_s: float, convention: SynopConvention, cores: int | None) -> None:
@@ -296,12 +303,24 @@ def estimate_energy(
     n_synops = counts.synops_for(synop_convention) * scale
     terms = (
         (f"synops ({synop_convention.name.lower()})", n_synops, synop_convention.value, energy.synop),
-        ("active neuron updates", counts.active_updates * scale, "neuron spiked at that step",
-         energy.neuron_update_active),
-        ("inactive neuron updates", counts.inactive_updates * scale, "every neuron every step, minus active",
-         energy.neuron_update_inactive),
-        ("spike packets", counts.spike_packets * scale, "source events x outgoing synapse nodes",
-         energy.spike_within_tile),
+        (
+            "active neuron updates",
+            counts.active_updates * scale,
+            "neuron spiked at that step",
+            energy.neuron_update_active,
+        ),
+        (
+            "inactive neuron updates",
+            counts.inactive_updates * scale,
+            "every neuron every step, minus active",
+            energy.neuron_update_inactive,
+        ),
+        (
+            "spike packets",
+            counts.spike_packets * scale,
+            "source events x outgoing synapse nodes",
+            energy.spike_within_tile,
+        ),
     )
     dynamic = tuple(EnergyTerm(n, c, conv, fig(f), c * f.value) for n, c, conv, f in terms)
     dynamic_pj = sum(t.energy_pj for t in dynamic)
@@ -311,8 +330,9 @@ def estimate_energy(
     synop_s, barrier_s = per_step * synop_time.value * NS, barrier.value * NS
     step_s = max(barrier_s, synop_s)
     bound = "barrier" if barrier_s >= synop_s else "synaptic operations"
-    latency = Latency(steps_per_sample, tiles_used, per_step, barrier, synop_time, step_s,
-                      steps_per_sample * step_s, bound)
+    latency = Latency(
+        steps_per_sample, tiles_used, per_step, barrier, synop_time, step_s, steps_per_sample * step_s, bound
+    )
 
     static = fig(power_chip.power.static_per_chip, power_chip is not chip)
     cores_per_chip = chip.limits.cores_per_chip.as_int()
@@ -335,16 +355,25 @@ def estimate_energy(
     if baseline is not None:
         dense, effective = counts.synops_dense * scale, counts.synops_effective * scale
         context = (
-            EnergyTerm(f"dense ANN MACs, {baseline.name}", dense, SynopConvention.DENSE.value, baseline.mac,
-                       dense * baseline.mac.value),
-            EnergyTerm(f"SNN effective ACs, {baseline.name}", effective, SynopConvention.EFFECTIVE.value,
-                       baseline.ac, effective * baseline.ac.value),
+            EnergyTerm(
+                f"dense ANN MACs, {baseline.name}",
+                dense,
+                SynopConvention.DENSE.value,
+                baseline.mac,
+                dense * baseline.mac.value,
+            ),
+            EnergyTerm(
+                f"SNN effective ACs, {baseline.name}",
+                effective,
+                SynopConvention.EFFECTIVE.value,
+                baseline.ac,
+                effective * baseline.ac.value,
+            ),
         )
     notes = [
         "Latency serialises a step's synops on one core (an upper bound) and leaves out neuron-update time, "
         "for which no figure is published.",
-        "Spike packets are charged at the within-tile figure; tile hops and host input injection are not "
-        "modelled.",
+        "Spike packets are charged at the within-tile figure; tile hops and host input injection are not modelled.",
     ]
     if is_proxy:
         notes.insert(0, f"PROXY: {chip.name} has no published per-operation figures; {source.name}'s used.")
@@ -353,11 +382,26 @@ def estimate_energy(
     if not feasible:
         notes.append(f"Real time is not feasible: a modelled step takes {_si(step_s, 's')} > dt.")
     return EnergyReport(
-        chip=chip.id.value, chip_name=chip.name, per_op_chip=source.id.value, per_op_proxy=is_proxy,
-        synop_convention=synop_convention.value, counted_samples=counts.samples, counted_steps=counts.steps,
-        steps_per_sample=int(steps_per_sample), dt_s=float(dt_s), synops=n_synops,
-        synops_effective=counts.synops_effective * scale, synops_dense=counts.synops_dense * scale,
-        neuron_updates=counts.neuron_updates * scale, dynamic_terms=dynamic, dynamic_pj=dynamic_pj,
-        latency=latency, cores_used=cores, cores_used_basis=cores_basis, chips_used=chips,
-        operating_points=points, baseline_terms=context, notes=tuple(notes),
+        chip=chip.id.value,
+        chip_name=chip.name,
+        per_op_chip=source.id.value,
+        per_op_proxy=is_proxy,
+        synop_convention=synop_convention.value,
+        counted_samples=counts.samples,
+        counted_steps=counts.steps,
+        steps_per_sample=int(steps_per_sample),
+        dt_s=float(dt_s),
+        synops=n_synops,
+        synops_effective=counts.synops_effective * scale,
+        synops_dense=counts.synops_dense * scale,
+        neuron_updates=counts.neuron_updates * scale,
+        dynamic_terms=dynamic,
+        dynamic_pj=dynamic_pj,
+        latency=latency,
+        cores_used=cores,
+        cores_used_basis=cores_basis,
+        chips_used=chips,
+        operating_points=points,
+        baseline_terms=context,
+        notes=tuple(notes),
     )

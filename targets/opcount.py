@@ -183,13 +183,17 @@ class OpCounts:
             "totals": self.totals(),
             "per_sample": self.per_sample(),
             "synapses": {
-                s.name: {"source": s.source, "target": s.target, "fan_out": s.fan_out, "totals": s.totals(),
-                         "per_sample": s.per_sample()}
+                s.name: {
+                    "source": s.source,
+                    "target": s.target,
+                    "fan_out": s.fan_out,
+                    "totals": s.totals(),
+                    "per_sample": s.per_sample(),
+                }
                 for s in self.synapses
             },
             "populations": {
-                p.name: {"size": p.size, "totals": p.totals(), "per_sample": p.per_sample()}
-                for p in self.populations
+                p.name: {"size": p.size, "totals": p.totals(), "per_sample": p.per_sample()} for p in self.populations
             },
         }
 

@@ -139,7 +139,7 @@ def _float_range(pop: Population, calibration) -> float:
 def _mantissa_limit(sign_mode: str, num_weight_bits: int) -> tuple[int, int]:
     """(largest usable |mantissa|, step between representable mantissas) on Loihi."""
     step = 2 ** (8 - num_weight_bits + (1 if sign_mode == "mixed" else 0))
-    return (256 - step if sign_mode == "mixed" else 256 - step), step
+    return 256 - step, step  # mixed: [-256, 254] in steps of 2 at 8 bits; one sign: up to 255
 
 
 def _sign_mode(w: np.ndarray) -> str:
@@ -150,7 +150,13 @@ def _sign_mode(w: np.ndarray) -> str:
 
 def _choose_scale(effective: list[np.ndarray], modes: list[str], bits: int, float_range: float) -> tuple[float, int]:
     """(S, weight_exp): weights fill the mantissa range and S * float_range stays within STATE_BUDGET."""
-    peak = max((float(np.max(np.abs(w), initial=0)) / _mantissa_limit(m, bits)[0] for w, m in zip(effective, modes, strict=True)), default=0)
+    peak = max(
+        (
+            float(np.max(np.abs(w), initial=0)) / _mantissa_limit(m, bits)[0]
+            for w, m in zip(effective, modes, strict=True)
+        ),
+        default=0,
+    )
     s_max = STATE_BUDGET / float_range
     if peak == 0:
         return s_max, 0
@@ -223,28 +229,43 @@ def quantize(
             rms = float(np.sqrt(np.mean(w_eff**2))) if w_eff.size else 0.0
             chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
             nodes[syn.name] = DenseInt(
-                name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
+                name=syn.name,
+                weights=mant,
+                weight_exp=weight_exp,
+                num_weight_bits=num_weight_bits,
                 delays=chip_delays if chip_delays.any() else None,
             )
             undelayed = int(np.count_nonzero(syn.delay_steps == 0))
             edges += [(syn.source, syn.name), (syn.name, syn.target)]
             syn_reports.append(
                 SynapseQuantization(
-                    name=syn.name, target=name, weight_exp=weight_exp, num_weight_bits=num_weight_bits,
-                    sign_mode=mode, max_abs_mantissa=int(np.max(np.abs(mant), initial=0)), clipped=clipped,
-                    total=int(mant.size), max_abs_error=float(np.max(np.abs(err), initial=0)),
+                    name=syn.name,
+                    target=name,
+                    weight_exp=weight_exp,
+                    num_weight_bits=num_weight_bits,
+                    sign_mode=mode,
+                    max_abs_mantissa=int(np.max(np.abs(mant), initial=0)),
+                    clipped=clipped,
+                    total=int(mant.size),
+                    max_abs_error=float(np.max(np.abs(err), initial=0)),
                     rel_rms_error=float(np.sqrt(np.mean(err**2)) / rms) if rms else 0.0,
                     late_by_one_step=undelayed,
                 )
             )
             if clipped:
-                warnings.warn(f"synapse {syn.name!r}: {clipped} of {mant.size} weights clipped to the 8-bit range",
-                              SpikeportWarning, stacklevel=2)
+                warnings.warn(
+                    f"synapse {syn.name!r}: {clipped} of {mant.size} weights clipped to the 8-bit range",
+                    SpikeportWarning,
+                    stacklevel=2,
+                )
         du, dv, du_err, dv_err = _decays(pop)
         bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(bias_float * scale))
         if bias_clipped:
-            warnings.warn(f"population {name!r}: {bias_clipped} biases clipped to the 13-bit mantissa range",
-                          SpikeportWarning, stacklevel=2)
+            warnings.warn(
+                f"population {name!r}: {bias_clipped} biases clipped to the 13-bit mantissa range",
+                SpikeportWarning,
+                stacklevel=2,
+            )
         if pop.spiking:
             v_th = _constant(pop.v_th, name, "threshold")
             vth = round(scale * v_th / 2**THRESHOLD_SHIFT)
@@ -256,8 +277,17 @@ def quantize(
         nodes[name] = LIFInt(name=name, size=pop.size, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
         pop_reports.append(
             PopulationQuantization(
-                name=name, kind=pop.kind, scale=scale, du=du, dv=dv, vth=vth, decay_u_error=du_err,
-                decay_v_error=dv_err, vth_rel_error=vth_err, bias_clipped=bias_clipped, spiking=pop.spiking,
+                name=name,
+                kind=pop.kind,
+                scale=scale,
+                du=du,
+                dv=dv,
+                vth=vth,
+                decay_u_error=du_err,
+                decay_v_error=dv_err,
+                vth_rel_error=vth_err,
+                bias_clipped=bias_clipped,
+                spiking=pop.spiking,
             )
         )
     meta = {"dt": net.dt, "scales": {n: s for n, s in scales.items() if math.isfinite(s)}, **(metadata or {})}

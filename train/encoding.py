@@ -66,18 +66,14 @@ class BandPowerSpikeEncoder:
         if self.num_steps < 1:
             raise ValueError(f"BandPowerSpikeEncoder.num_steps: must be >= 1, got {self.num_steps}")
         if not self.bands or any(not 0 < lo < hi for lo, hi in self.bands):
-            raise ValueError(
-                f"BandPowerSpikeEncoder.bands: need 0 < low < high for each band, got {self.bands}"
-            )
+            raise ValueError(f"BandPowerSpikeEncoder.bands: need 0 < low < high for each band, got {self.bands}")
         if self.normalization not in ("subject", "global"):
             raise ValueError(
-                "BandPowerSpikeEncoder.normalization: expected 'subject' or 'global', "
-                f"got {self.normalization!r}"
+                f"BandPowerSpikeEncoder.normalization: expected 'subject' or 'global', got {self.normalization!r}"
             )
         if self.tmin_s < 0 or (self.tmax_s is not None and self.tmax_s <= self.tmin_s):
             raise ValueError(
-                "BandPowerSpikeEncoder: need 0 <= tmin_s < tmax_s, "
-                f"got tmin_s={self.tmin_s}, tmax_s={self.tmax_s}"
+                f"BandPowerSpikeEncoder: need 0 <= tmin_s < tmax_s, got tmin_s={self.tmin_s}, tmax_s={self.tmax_s}"
             )
         if not self.spike_gain > 0:
             raise ValueError(f"BandPowerSpikeEncoder.spike_gain: must be positive, got {self.spike_gain}")
@@ -98,9 +94,7 @@ class BandPowerSpikeEncoder:
         ch_names = self.channels if self.channels is not None else dataset.ch_names
         missing = [c for c in ch_names if c not in dataset.ch_names]
         if missing:
-            raise ValueError(
-                f"BandPowerSpikeEncoder: channels {missing} not in the dataset ({dataset.ch_names})"
-            )
+            raise ValueError(f"BandPowerSpikeEncoder: channels {missing} not in the dataset ({dataset.ch_names})")
         n_total = dataset.data.shape[2]
         start = round(self.tmin_s * dataset.sfreq)
         stop = n_total if self.tmax_s is None else min(n_total, round(self.tmax_s * dataset.sfreq))
@@ -111,9 +105,7 @@ class BandPowerSpikeEncoder:
                 "widen the window or lower num_steps"
             )
         if max(hi for _, hi in self.bands) >= dataset.sfreq / 2:
-            raise ValueError(
-                f"BandPowerSpikeEncoder.bands: {self.bands} reach Nyquist ({dataset.sfreq / 2} Hz)"
-            )
+            raise ValueError(f"BandPowerSpikeEncoder.bands: {self.bands} reach Nyquist ({dataset.sfreq / 2} Hz)")
         picks = [dataset.ch_names.index(c) for c in ch_names]
         x = np.ascontiguousarray(dataset.data[:, picks, :])
         edges = np.linspace(start, stop, self.num_steps + 1).round().astype(np.int64)
@@ -250,9 +242,7 @@ def sigma_delta(rate: np.ndarray) -> np.ndarray:
         ValueError: If `rate` is not three-dimensional.
     """
     if np.ndim(rate) != 3:
-        raise ValueError(
-            f"sigma_delta: expected rates of shape (trials, steps, inputs), got {np.shape(rate)}"
-        )
+        raise ValueError(f"sigma_delta: expected rates of shape (trials, steps, inputs), got {np.shape(rate)}")
     rate = np.clip(rate, 0.0, 1.0)
     acc = np.full((rate.shape[0], rate.shape[2]), 0.5)
     spikes = np.zeros(rate.shape, dtype=np.uint8)

@@ -59,9 +59,7 @@ def _check_spikes(spikes: np.ndarray, model: SpikingDecoder, where: str) -> torc
     """Validate the (trials, T, n_inputs) shape and convert to a float32 tensor."""
     spikes = np.asarray(spikes)
     if spikes.ndim != 3 or spikes.shape[2] != model.config.n_inputs:
-        raise ValueError(
-            f"{where}: spikes must have shape (trials, T, {model.config.n_inputs}), got {spikes.shape}"
-        )
+        raise ValueError(f"{where}: spikes must have shape (trials, T, {model.config.n_inputs}), got {spikes.shape}")
     return torch.as_tensor(np.asarray(spikes, dtype=np.float32))
 
 
@@ -103,13 +101,9 @@ def fit(
     x = _check_spikes(spikes, model, "fit")
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
     if y.shape != (x.shape[0],) or len(y) == 0:
-        raise ValueError(
-            f"fit: need at least one trial and labels of shape ({x.shape[0]},), got {tuple(y.shape)}"
-        )
+        raise ValueError(f"fit: need at least one trial and labels of shape ({x.shape[0]},), got {tuple(y.shape)}")
     if y.min() < 0 or y.max() >= model.config.n_classes:
-        raise ValueError(
-            f"fit: labels must lie in [0, {model.config.n_classes - 1}], got [{y.min()}, {y.max()}]"
-        )
+        raise ValueError(f"fit: labels must lie in [0, {model.config.n_classes - 1}], got [{y.min()}, {y.max()}]")
     if epochs < 1 or batch_size < 1 or num_threads < 1 or not lr > 0:
         raise ValueError(
             "fit: epochs, batch_size, num_threads and lr must be positive, "
@@ -148,9 +142,7 @@ def fit(
     )
 
 
-def predict(
-    model: SpikingDecoder, spikes: np.ndarray, *, batch_size: int = 256, num_threads: int = 1
-) -> np.ndarray:
+def predict(model: SpikingDecoder, spikes: np.ndarray, *, batch_size: int = 256, num_threads: int = 1) -> np.ndarray:
     """Class index per trial: the argmax of the logits, ties going to the lowest index.
 
     Args:
@@ -179,9 +171,7 @@ def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     """
     pred, labels = np.asarray(pred), np.asarray(labels)
     if pred.shape != labels.shape or pred.size == 0:
-        raise ValueError(
-            f"accuracy: need two non-empty arrays of one shape, got {pred.shape} and {labels.shape}"
-        )
+        raise ValueError(f"accuracy: need two non-empty arrays of one shape, got {pred.shape} and {labels.shape}")
     return float(np.mean(pred == labels))
 
 

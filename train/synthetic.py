@@ -100,8 +100,7 @@ class EEGDataset:
         for name, arr in (("labels", labels), ("subjects", subjects)):
             if arr.shape != (n_trials,) or not np.issubdtype(arr.dtype, np.integer):
                 raise ValueError(
-                    f"EEGDataset.{name}: expected an integer array of shape ({n_trials},), "
-                    f"got {arr.dtype} {arr.shape}"
+                    f"EEGDataset.{name}: expected an integer array of shape ({n_trials},), got {arr.dtype} {arr.shape}"
                 )
         if len(self.ch_names) != n_channels:
             raise ValueError(f"EEGDataset.ch_names: {len(self.ch_names)} names for {n_channels} channels")
@@ -151,9 +150,7 @@ class EEGDataset:
         elif sel.size == 0:
             sel = sel.astype(np.int64)
         elif not np.issubdtype(sel.dtype, np.integer):
-            raise ValueError(
-                f"EEGDataset.subset: expected a boolean mask or integer indices, got {sel.dtype}"
-            )
+            raise ValueError(f"EEGDataset.subset: expected a boolean mask or integer indices, got {sel.dtype}")
         return EEGDataset(
             data=self.data[sel],
             labels=self.labels[sel],
@@ -173,9 +170,7 @@ def _shaped_noise(rng: np.random.Generator, n: int, n_samples: int, gain: np.nda
     return np.fft.irfft(spectrum, n=n_samples, axis=-1) / scale
 
 
-def _rhythm(
-    rng: np.random.Generator, n: int, n_samples: int, sfreq: float, f0: float, bw: float
-) -> np.ndarray:
+def _rhythm(rng: np.random.Generator, n: int, n_samples: int, sfreq: float, f0: float, bw: float) -> np.ndarray:
     """Band-limited bursts: Gaussian noise with a Gaussian spectral line at `f0` Hz of width `bw` Hz."""
     freqs = np.fft.rfftfreq(n_samples, 1.0 / sfreq)
     return _shaped_noise(rng, n, n_samples, np.exp(-0.5 * ((freqs - f0) / bw) ** 2))
@@ -223,9 +218,7 @@ def _make_subject(
     responsiveness = rng.uniform(0.6, 1.0)
 
     # Sources: (x, y, spatial spread). mu L/R, beta L/R, posterior alpha.
-    rhythm_src = np.array(
-        [[-0.5, 0.0, 0.3], [0.5, 0.0, 0.3], [-0.45, 0.1, 0.3], [0.45, 0.1, 0.3], [0.0, -0.8, 0.4]]
-    )
+    rhythm_src = np.array([[-0.5, 0.0, 0.3], [0.5, 0.0, 0.3], [-0.45, 0.1, 0.3], [0.45, 0.1, 0.3], [0.0, -0.8, 0.4]])
     fwd = _forward(rng, rhythm_src, ch_pos, jitter=0.08)
     n_bg = 6
     bg_src = np.column_stack([rng.uniform(-1, 1, n_bg), rng.uniform(-0.9, 0.5, n_bg), np.full(n_bg, 0.6)])
@@ -246,9 +239,7 @@ def _make_subject(
         contra = labels == 1 - hemi  # right hand (1) -> left hemisphere (0), and vice versa
         mu_depth = np.where(contra, 0.7 * depth, -0.1 * depth)
         beta_depth = np.where(contra, 0.4 * depth, -0.05 * depth)
-        envelopes.append(
-            (_erd_envelope(rng, times, mu_depth, onsets), _erd_envelope(rng, times, beta_depth, onsets))
-        )
+        envelopes.append((_erd_envelope(rng, times, mu_depth, onsets), _erd_envelope(rng, times, beta_depth, onsets)))
 
     amps = np.array([1.0, 1.0, 0.5, 0.5, 1.2])
     rhythms = (
@@ -307,9 +298,7 @@ def make_synthetic_motor_imagery(
             f"samples per epoch; got {n_subjects}, {trials_per_class}, {duration_s} s * {sfreq} Hz"
         )
     children = np.random.SeedSequence(seed).spawn(n_subjects)
-    parts = [
-        _make_subject(np.random.default_rng(child), trials_per_class, sfreq, n_samples) for child in children
-    ]
+    parts = [_make_subject(np.random.default_rng(child), trials_per_class, sfreq, n_samples) for child in children]
     data = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
     subjects = np.repeat(np.arange(n_subjects, dtype=np.int64), 2 * trials_per_class)

@@ -69,7 +69,8 @@ class DeployGraph:
             )
         if src.out_size != dense.in_size:
             raise IRValidationError(
-                f"synapse {dense.name!r}: source {src.name!r} has {src.out_size} outputs, weights expect {dense.in_size}"
+                f"synapse {dense.name!r}: source {src.name!r} has {src.out_size} outputs, "
+                f"weights expect {dense.in_size}"
             )
         if dst.in_size != dense.out_size:
             raise IRValidationError(

@@ -237,4 +237,3 @@ class TernaryLIFInt(LIFInt):
         _coerce_ints(self, "vth_lo")
         _check_range(self.name, "vth", self.vth, 0, VTH_MANT_MAX, "lower the threshold scale")
         _check_range(self.name, "vth_lo", self.vth_lo, -VTH_MANT_MAX, 0, "vth_lo must not be positive")
-

@@ -59,13 +59,13 @@ def test_corrupt_and_truncated_files_give_clear_errors(tmp_path, model):
     path = write_nir(model_to_nir(model), tmp_path / "m.nir")
     truncated = tmp_path / "truncated.nir"
     truncated.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(IRValidationError, match="truncated.nir"):
+    with pytest.raises(IRValidationError, match=r"truncated.nir"):
         read_nir(truncated)
     garbage = tmp_path / "garbage.nir"
     garbage.write_text("not hdf5")
-    with pytest.raises(IRValidationError, match="not a readable NIR graph"):
+    with pytest.raises(IRValidationError, match=r"not a readable NIR graph"):
         read_nir(garbage)
-    with pytest.raises(IRValidationError, match="does not exist"):
+    with pytest.raises(IRValidationError, match=r"does not exist"):
         read_nir(tmp_path / "missing.nir")
 
 
@@ -73,21 +73,21 @@ def test_parse_errors_name_the_node_or_edge():
     rng = np.random.default_rng(0)
     graph = two_layer_graph(rng)
     graph.nodes["fc1"].weight[0, 0] = np.nan
-    with pytest.raises(IRValidationError, match="'fc1'.*NaN"):
+    with pytest.raises(IRValidationError, match=r"'fc1'.*NaN"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
     graph.nodes["fc2"] = nir.Linear(weight=np.ones((3, 7)))
-    with pytest.raises(IRValidationError, match="weight shape"):
+    with pytest.raises(IRValidationError, match=r"weight shape"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
     graph.edges.append(("lif", "nowhere"))
-    with pytest.raises(IRValidationError, match="dangling edge"):
+    with pytest.raises(IRValidationError, match=r"dangling edge"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
     graph.nodes["lif"] = nir.Threshold(threshold=np.ones(30))
-    with pytest.raises(UnsupportedNodeError, match="'lif' has type Threshold.*supported"):
+    with pytest.raises(UnsupportedNodeError, match=r"'lif' has type Threshold.*supported"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
     graph.metadata = {}
-    with pytest.raises(IRValidationError, match="dt"):
+    with pytest.raises(IRValidationError, match=r"dt"):
         parse_nir(graph)

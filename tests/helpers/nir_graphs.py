@@ -8,7 +8,9 @@ import numpy as np
 
 def cuba_node(n: int, *, spiking: bool = True, tau_syn: float = 5e-3, tau_mem: float = 1e-2, v_th: float = 1.0):
     """A CubaLIF (or non-spiking CubaLI) node of n neurons with shared time constants."""
-    kw = dict(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n))
+    kw = dict(
+        tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n)
+    )
     if spiking:
         return nir.CubaLIF(v_threshold=np.full(n, v_th), v_reset=np.zeros(n), **kw)
     return nir.CubaLI(**kw)
@@ -30,7 +32,14 @@ def two_layer_graph(rng: np.random.Generator, n_in: int = 40, hidden: int = 30, 
             "readout": cuba_node(n_out, spiking=False),
             "output": nir.Output(output_type={"output": np.array([n_out])}),
         },
-        edges=[("input", "fc1"), ("fc1", "d1"), ("d1", "lif"), ("lif", "fc2"), ("fc2", "d2"), ("d2", "readout"),
-               ("readout", "output")],
+        edges=[
+            ("input", "fc1"),
+            ("fc1", "d1"),
+            ("d1", "lif"),
+            ("lif", "fc2"),
+            ("fc2", "d2"),
+            ("d2", "readout"),
+            ("readout", "output"),
+        ],
         metadata={"dt": dt},
     )

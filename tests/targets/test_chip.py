@@ -54,8 +54,15 @@ def test_loihi_published_figures_match_the_cited_tables() -> None:
     spec = load_chip("loihi")
     assert spec.energy is not None and spec.timing is not None and spec.power is not None
     e, t = spec.energy, spec.timing
-    got = (e.synop.value, e.neuron_update_active.value, e.neuron_update_inactive.value,
-           e.spike_within_tile.value, t.synop_time.value, t.barrier_min.value, t.barrier_max.value)
+    got = (
+        e.synop.value,
+        e.neuron_update_active.value,
+        e.neuron_update_inactive.value,
+        e.spike_within_tile.value,
+        t.synop_time.value,
+        t.barrier_min.value,
+        t.barrier_max.value,
+    )
     assert got == (23.6, 81, 52, 1.7, 3.5, 113, 465)
     assert spec.power.static_per_chip.basis == "derived"
     assert spec.limits.compartments_per_core is not None
@@ -85,8 +92,7 @@ def test_chip_spec_error_is_a_spikeport_validation_error() -> None:
     ("edit", "key"),
     [
         (lambda t: t.replace("[energy.synop]\n", "[energy.synop]\nvaleu = 1\n"), "energy.synop.valeu"),
-        (lambda t: t + "\n[energy.synapse_op]\nvalue = 1\nunit = 'pJ'\nsource = 'davies2018'\n",
-         "energy.synapse_op"),
+        (lambda t: t + "\n[energy.synapse_op]\nvalue = 1\nunit = 'pJ'\nsource = 'davies2018'\n", "energy.synapse_op"),
         (lambda t: t.replace('chip = "loihi"\n', 'chip = "loihi"\ncolour = "blue"\n'), "colour"),
         (lambda t: t.replace("[limits.u_bits]", "[limits.u_bitz]"), "limits.u_bitz"),
     ],

@@ -50,7 +50,10 @@ def test_dynamic_energy_is_counts_times_chip_constants(counts: OpCounts) -> None
     ]
     assert [t.energy_pj for t in report.dynamic_terms] == pytest.approx(expected)
     assert [t.coefficient for t in report.dynamic_terms] == [
-        energy.synop, energy.neuron_update_active, energy.neuron_update_inactive, energy.spike_within_tile
+        energy.synop,
+        energy.neuron_update_active,
+        energy.neuron_update_inactive,
+        energy.spike_within_tile,
     ]
     assert report.dynamic_pj == pytest.approx(sum(expected))
     assert report.synops == per["synops"] and report.neuron_updates == per["neuron_updates"]
@@ -82,8 +85,7 @@ def test_latency_and_static_energy_follow_the_chip_figures(counts: OpCounts) -> 
 def test_effective_convention_and_scaling_to_longer_inferences(counts: OpCounts) -> None:
     chip = load_chip("loihi")
     base = estimate_energy(counts, chip, steps_per_sample=STEPS, dt_s=DT_S)
-    eff = estimate_energy(counts, chip, steps_per_sample=STEPS, dt_s=DT_S,
-                          synop_convention=SynopConvention.EFFECTIVE)
+    eff = estimate_energy(counts, chip, steps_per_sample=STEPS, dt_s=DT_S, synop_convention=SynopConvention.EFFECTIVE)
     assert eff.dynamic_terms[0].count == counts.per_sample()["synops_effective"]
     longer = estimate_energy(counts, chip, steps_per_sample=2 * STEPS, dt_s=DT_S)
     assert longer.dynamic_pj == pytest.approx(2 * base.dynamic_pj)
@@ -110,8 +112,7 @@ def test_loihi2_refuses_without_proxy_and_labels_the_proxy(counts: OpCounts) -> 
 
 
 def test_report_json_round_trips_with_sources(counts: OpCounts) -> None:
-    report = estimate_energy(counts, load_chip("loihi"), steps_per_sample=STEPS, dt_s=DT_S,
-                             baseline=load_baseline())
+    report = estimate_energy(counts, load_chip("loihi"), steps_per_sample=STEPS, dt_s=DT_S, baseline=load_baseline())
     data = report.to_dict()
     assert json.loads(json.dumps(data)) == data
     assert list(data) == [f.name for f in fields(EnergyReport)]
@@ -141,14 +142,32 @@ def test_worked_example_order_of_magnitude() -> None:
     2-3 uW dynamic at 250 steps/s, against ~104 mW static (4-5 orders of magnitude).
     """
     samples, steps = 1, 250
-    syn = SynapseOps(name="d", source="in", target="p", fan_out=52, samples=samples, source_events=0,
-                     synops=0, synops_effective=276 * steps, synops_dense=0)
-    pop = PopulationOps(name="p", size=52, samples=samples, spikes=3 * steps, neuron_updates=52 * steps,
-                        active_updates=3 * steps, inactive_updates=49 * steps)
-    counts = OpCounts(samples=samples, steps=steps, input_name="in", input_spikes=0, synapses=(syn,),
-                      populations=(pop,))
-    report = estimate_energy(counts, load_chip("loihi"), steps_per_sample=steps, dt_s=4e-3,
-                             synop_convention=SynopConvention.EFFECTIVE)
+    syn = SynapseOps(
+        name="d",
+        source="in",
+        target="p",
+        fan_out=52,
+        samples=samples,
+        source_events=0,
+        synops=0,
+        synops_effective=276 * steps,
+        synops_dense=0,
+    )
+    pop = PopulationOps(
+        name="p",
+        size=52,
+        samples=samples,
+        spikes=3 * steps,
+        neuron_updates=52 * steps,
+        active_updates=3 * steps,
+        inactive_updates=49 * steps,
+    )
+    counts = OpCounts(
+        samples=samples, steps=steps, input_name="in", input_spikes=0, synapses=(syn,), populations=(pop,)
+    )
+    report = estimate_energy(
+        counts, load_chip("loihi"), steps_per_sample=steps, dt_s=4e-3, synop_convention=SynopConvention.EFFECTIVE
+    )
     per_step_nj = report.dynamic_pj / steps / 1e3
     assert 9 <= per_step_nj <= 12
     real_time = next(p for p in report.operating_points if p.name == "real_time")

@@ -59,20 +59,32 @@ def test_tiny_graph_counts_match_hand_computation() -> None:
     counts = count_ops(_tiny_graph(), TINY_INPUTS, record)
     assert (counts.samples, counts.steps, counts.input_name) == (2, 3, "in")
     assert counts.totals() == {
-        "input_spikes": 7, "spike_packets": 7, "synops": 14, "synops_effective": 7, "synops_dense": 36,
-        "spikes": 4, "neuron_updates": 12, "active_updates": 4, "inactive_updates": 8,
+        "input_spikes": 7,
+        "spike_packets": 7,
+        "synops": 14,
+        "synops_effective": 7,
+        "synops_dense": 36,
+        "spikes": 4,
+        "neuron_updates": 12,
+        "active_updates": 4,
+        "inactive_updates": 8,
     }
     assert counts.per_sample() == {
-        "input_spikes": 3.5, "spike_packets": 3.5, "synops": 7.0, "synops_effective": 3.5,
-        "synops_dense": 18.0, "spikes": 2.0, "neuron_updates": 6.0, "active_updates": 2.0,
+        "input_spikes": 3.5,
+        "spike_packets": 3.5,
+        "synops": 7.0,
+        "synops_effective": 3.5,
+        "synops_dense": 18.0,
+        "spikes": 2.0,
+        "neuron_updates": 6.0,
+        "active_updates": 2.0,
         "inactive_updates": 4.0,
     }
     (syn,) = counts.synapses
     assert (syn.name, syn.source, syn.target, syn.fan_out) == ("d", "in", "p", 2)
     assert syn.totals() == {"source_events": 7, "synops": 14, "synops_effective": 7, "synops_dense": 36}
     (pop,) = counts.populations
-    assert pop.per_sample() == {"spikes": 2.0, "neuron_updates": 6.0, "active_updates": 2.0,
-                                "inactive_updates": 4.0}
+    assert pop.per_sample() == {"spikes": 2.0, "neuron_updates": 6.0, "active_updates": 2.0, "inactive_updates": 4.0}
     assert all(type(v) is int for v in counts.totals().values())
     assert counts.synops_for(SynopConvention.EFFECTIVE) == 7
 
@@ -103,8 +115,15 @@ def test_two_layers_ternary_and_truncated_weights() -> None:
     record = RunRecord(backend="hand", populations=populations)
     counts = count_ops(graph, inputs, record)
     assert counts.totals() == {
-        "input_spikes": 3, "spike_packets": 5, "synops": 8, "synops_effective": 4, "synops_dense": 12,
-        "spikes": 3, "neuron_updates": 6, "active_updates": 3, "inactive_updates": 3,
+        "input_spikes": 3,
+        "spike_packets": 5,
+        "synops": 8,
+        "synops_effective": 4,
+        "synops_dense": 12,
+        "spikes": 3,
+        "neuron_updates": 6,
+        "active_updates": 3,
+        "inactive_updates": 3,
     }
     assert [s.synops_effective for s in counts.synapses] == [2, 2]
 

@@ -59,5 +59,5 @@ def test_lower_weight_precision_uses_coarser_mantissas(network_and_inputs):
 
 def test_readout_without_calibration_is_an_error(network_and_inputs):
     net, _ = network_and_inputs
-    with pytest.raises(QuantizationRangeError, match="'readout'.*calibration"):
+    with pytest.raises(QuantizationRangeError, match=r"'readout'.*calibration"):
         quantize(net)

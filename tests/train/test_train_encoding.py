@@ -64,9 +64,7 @@ def test_subject_normalisation_removes_subject_gain(ds: EEGDataset) -> None:
     gain = np.where(ds.subjects == 1, 10.0, 1.0)[:, None, None]
     scaled = _with(ds, data=ds.data * gain)
     per_subject = BandPowerSpikeEncoder()
-    np.testing.assert_allclose(
-        per_subject.fit(scaled).features(scaled), per_subject.fit(ds).features(ds), atol=1e-8
-    )
+    np.testing.assert_allclose(per_subject.fit(scaled).features(scaled), per_subject.fit(ds).features(ds), atol=1e-8)
     pooled = BandPowerSpikeEncoder(normalization="global")
     assert not np.allclose(pooled.fit(scaled).features(scaled), pooled.fit(ds).features(ds))
 

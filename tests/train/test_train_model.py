@@ -11,9 +11,7 @@ from torch import nn
 from spikeport.train import DecoderConfig, SpikingDecoder
 
 
-def _random_spikes(
-    seed: int, batch: int = 8, steps: int = 32, n_inputs: int = 64, p: float = 0.2
-) -> torch.Tensor:
+def _random_spikes(seed: int, batch: int = 8, steps: int = 32, n_inputs: int = 64, p: float = 0.2) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return (torch.rand(batch, steps, n_inputs, generator=gen) < p).to(torch.uint8)
 

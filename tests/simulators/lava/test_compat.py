@@ -45,7 +45,7 @@ def test_install_is_idempotent():
 
 
 def test_patch_rejects_unexpected_lava_source():
-    with pytest.raises(ImportError, match="expects lava-nc 0.10.0"):
+    with pytest.raises(ImportError, match=r"expects lava-nc 0\.10\.0"):
         compat.patch_var_model_source("from dataclasses import dataclass, InitVar\nx: ByteEncoder = ByteEncoder()\n")
 
 

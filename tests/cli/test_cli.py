@@ -1,0 +1,90 @@
+"""The `spikeport` command line: help texts, the end-to-end demo at reduced size, stage commands, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spikeport.cli import build_parser, main
+
+SUBCOMMANDS = ("demo", "train", "export", "quantize", "simulate", "validate", "report")
+
+
+def test_top_level_help_lists_every_stage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert f"  {name}" in text
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_explains_itself(name, capsys):
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    text = capsys.readouterr().out
+    assert f"usage: spikeport {name}" in text
+    description = text.split("\n\n")[1]
+    assert len(description.split()) >= 8, f"{name} --help has no real description: {description!r}"
+
+
+def test_missing_stage_artifact_is_a_one_line_error(tmp_path, capsys):
+    assert main(["export", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "spikeport export: error:" in err and "spikeport train" in err
+
+
+@pytest.mark.lava
+def test_demo_end_to_end_small(tmp_path):
+    """The whole pipeline at reduced size: bit-exact, Lava accuracy equal to the reference's, labelled synthetic."""
+    out = tmp_path / "demo"
+    args = [
+        "demo",
+        "--out",
+        str(out),
+        "--subjects",
+        "2",
+        "--trials-per-class",
+        "12",
+        "--epochs",
+        "8",
+        "--steps",
+        "16",
+        "--hidden",
+        "24",
+        "--no-progress",
+    ]
+    result = subprocess.run([sys.executable, "-m", "spikeport", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["bit_exact"] is True
+    assert report["validation"]["values_differing"] == 0
+    assert report["accuracy"]["lava"] == report["accuracy"]["quantized_reference"]
+    assert report["data"]["synthetic"] is True and "SYNTHETIC" in result.stdout
+    assert report["ops"]["totals"]["synops"] > 0
+    assert report["energy"]["dynamic_pj"] > 0
+    for name in ("model.pt", "model.nir", "model.deploy.npz", "record_lava.npz", "command.txt"):
+        assert (out / name).is_file()
+    # Each stage alone, on the same run directory, reproduces the demo's report (timing aside).
+    for stage in (
+        ["export", str(out)],
+        ["quantize", str(out)],
+        ["simulate", str(out), "--backend", "reference"],
+        ["simulate", str(out), "--backend", "lava", "--no-progress"],
+    ):
+        assert main(stage) == 0
+    assert main(["validate", str(out), "--no-progress"]) == 0
+    assert main(["report", str(out)]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert {k: v for k, v in again.items() if k != "timing"} == {k: v for k, v in report.items() if k != "timing"}
+
+
+def test_parser_defaults_are_the_documented_demo_defaults():
+    from spikeport.pipeline import DemoConfig
+
+    args = build_parser().parse_args(["demo", "--out", "x"])
+    assert (args.seed, args.subjects, args.steps) == (DemoConfig.seed, DemoConfig.n_subjects, DemoConfig.num_steps)
