@@ -44,8 +44,8 @@ def check_inputs(graph: DeployGraph, inputs: np.ndarray) -> np.ndarray:
         raise IRValidationError("inputs must be integer spikes or payloads, got fractional values")
     if array.dtype.kind not in "iubf":
         raise IRValidationError(f"inputs must be numeric, got dtype {array.dtype}")
-    array = array.astype(np.int64)
-    if graph.input.num_message_bits == 0 and not np.isin(array, (0, 1)).all():
+    array = array.astype(np.int64, copy=False)
+    if graph.input.num_message_bits == 0 and array.size and (array.min() < 0 or array.max() > 1):
         raise IRValidationError(
             f"input {graph.input.name!r} is binary (num_message_bits=0) but inputs hold values other than 0/1"
         )
@@ -64,8 +64,7 @@ def _prepare(graph: DeployGraph) -> list[_PreparedSynapse]:
         weights = kernels.effective_weights(dense.weights, dense.num_weight_bits)
         delays = dense.delays if dense.delays is not None else np.zeros_like(weights)
         groups = tuple(
-            (int(d), torch.as_tensor(np.where(delays == d, weights, 0).T.astype(np.float64)))
-            for d in np.unique(delays)
+            (int(d), torch.as_tensor(np.where(delays == d, weights, 0).T.astype(np.float64))) for d in np.unique(delays)
         )
         prepared.append(
             _PreparedSynapse(
@@ -150,25 +149,24 @@ def _run_layerwise(graph, synapses, populations, x):
     traces = {}
     pending = [p.pop.name for p in populations]
     while pending:
-        ready = next(
-            name for name in pending if all(s.source in spikes for s in synapses if s.target == name)
-        )
+        ready = next(name for name in pending if all(s.source in spikes for s in synapses if s.target == name))
         pending.remove(ready)
         pop = next(p for p in populations if p.pop.name == ready)
-        a_in = torch.zeros(samples, steps, pop.pop.size, dtype=torch.float64)
+        a_in = None
         for syn in synapses:
             if syn.target == ready:
-                a_in = kernels.wrap_int32(a_in + _synaptic_input(syn, spikes[syn.source]))
+                syn_in = _synaptic_input(syn, spikes[syn.source])
+                a_in = syn_in if a_in is None else kernels.wrap_int32(a_in + syn_in)
+        if a_in is None:  # a population without synapses
+            a_in = torch.zeros(samples, steps, pop.pop.size, dtype=torch.float64)
         u = torch.zeros(samples, pop.pop.size, dtype=torch.float64)
         v = torch.zeros_like(u)
-        us, vs, ss = [], [], []
+        ss, us, vs = (torch.empty_like(a_in) for _ in range(3))  # filled step by step (no stack copy)
         for k in range(steps):
             u, v, s = pop.step(u, v, a_in[:, k], k + 1)
-            us.append(u)
-            vs.append(v)
-            ss.append(s)
-        spikes[ready] = torch.stack(ss, dim=1)
-        traces[ready] = (spikes[ready], torch.stack(us, dim=1), torch.stack(vs, dim=1))
+            ss[:, k], us[:, k], vs[:, k] = s, u, v
+        spikes[ready] = ss
+        traces[ready] = (ss, us, vs)
     return traces
 
 
@@ -177,10 +175,15 @@ def _run_stepwise(graph, synapses, populations, x):
     max_delay = max((d for s in synapses for d, _ in s.weights_t_by_delay), default=0)
     size = {p.pop.name: p.pop.size for p in populations}
     # buffers[i][:, j] is what synapse i delivers j steps from now (Lava's DelayDense a_buff)
-    buffers = [torch.zeros(samples, max_delay + 2, graph.target_of(d).size, dtype=torch.float64) for d in graph.synapses]
+    buffers = [
+        torch.zeros(samples, max_delay + 2, graph.target_of(d).size, dtype=torch.float64) for d in graph.synapses
+    ]
     state = {name: (torch.zeros(samples, n, dtype=torch.float64),) * 2 for name, n in size.items()}
     last_spikes = {name: torch.zeros(samples, n, dtype=torch.float64) for name, n in size.items()}
     record = {name: ([], [], []) for name in size}
+    # all delay groups of a synapse in one product: W^T of every delay side by side, and where each group lands
+    stacked = [torch.cat([w for _, w in syn.weights_t_by_delay], dim=1) for syn in synapses]
+    slots = [torch.tensor([d for d, _ in syn.weights_t_by_delay]) for syn in synapses]
     for k in range(steps):
         a_in = {name: torch.zeros(samples, n, dtype=torch.float64) for name, n in size.items()}
         for syn, buf in zip(synapses, buffers, strict=True):
@@ -197,12 +200,10 @@ def _run_stepwise(graph, synapses, populations, x):
         for i, syn in enumerate(synapses):
             buf = torch.roll(buffers[i], -1, dims=1)
             buf[:, -1] = 0
-            for delay, weights_t in syn.weights_t_by_delay:
-                acc = kernels.dense_accumulate(
-                    last_spikes[syn.source], weights_t, weight_exp=syn.weight_exp, graded=syn.graded,
-                    delayed=syn.delayed,
-                )
-                buf[:, delay] = buf[:, delay] + acc
+            acc = kernels.dense_accumulate(
+                last_spikes[syn.source], stacked[i], weight_exp=syn.weight_exp, graded=syn.graded, delayed=syn.delayed
+            )  # elementwise per output after the product, so stacking the groups changes nothing
+            buf[:, slots[i]] = buf[:, slots[i]] + acc.reshape(samples, len(slots[i]), -1)
             buffers[i] = buf
     return {name: tuple(torch.stack(r, dim=1) for r in rec) for name, rec in record.items()}
 

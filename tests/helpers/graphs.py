@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from spikeport.ir import DeployGraph, DenseInt, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 
 QUIET = {"du": 4095, "dv": 4096, "vth": 2**17 - 1}
 """Neuron settings that make a population a probe: memoryless u and v, v = u + bias, and no spikes below 2**23."""

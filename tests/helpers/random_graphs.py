@@ -34,6 +34,7 @@ a run's record: u wrapped, v saturated, a negative ternary spike, ...), per samp
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,7 +210,7 @@ def _build(d: _Draws, rng: np.random.Generator, overrides: Mapping[str, Any], la
     sizes = {p: k("size", lambda: d.int(1, MAX_SIZE)) for p in pops}
 
     # synapses (source, target)
-    links = [("in", pops[0])] + list(zip(pops, pops[1:], strict=False))
+    links = [("in", pops[0]), *itertools.pairwise(pops)]
     if topology == "fanin":
         links.append((d.pick(["in", *pops[:-1]]), pops[-1]))
     elif topology == "recurrent_self":
@@ -249,9 +250,11 @@ def _build(d: _Draws, rng: np.random.Generator, overrides: Mapping[str, Any], la
                  strong=strong, sparse=0.0 if strong or d.chance(60) else d.pick((0.3, 0.7, 0.95)))
         )  # fmt: skip
 
-    longest_delay = max(s["max_delay"] for s in synapses if s["delays"] != "none") if any(
-        s["delays"] != "none" for s in synapses
-    ) else 0
+    longest_delay = (
+        max(s["max_delay"] for s in synapses if s["delays"] != "none")
+        if any(s["delays"] != "none" for s in synapses)
+        else 0
+    )
     steps = k("steps", lambda: d.int(4, 40) if d.chance(70) else d.int(41, 60))
     if longest_delay:
         steps = max(steps, min(MAX_STEPS, longest_delay + 2 + d.int(0, 12)))
@@ -456,7 +459,9 @@ def features(case: Case, record: RunRecord) -> list[set[str]]:
         static.add(f"weight_bits={dense.num_weight_bits}" if dense.num_weight_bits in (1, 8) else "weight_bits=2..7")
         if mode == "inhibitory" and dense.num_weight_bits == 5 and w.min() < 0:
             static.add("inhibitory_5bit")
-        static.add("weight_exp<0" if dense.weight_exp < 0 else ("weight_exp>0" if dense.weight_exp > 0 else "weight_exp=0"))
+        static.add(
+            "weight_exp<0" if dense.weight_exp < 0 else ("weight_exp>0" if dense.weight_exp > 0 else "weight_exp=0")
+        )
         if dense.weight_exp in (-8, 7):
             static.add(f"weight_exp={dense.weight_exp}")
         if dense.num_message_bits > 0:
@@ -495,7 +500,9 @@ def features(case: Case, record: RunRecord) -> list[set[str]]:
             cleared = np.zeros(u.shape, dtype=bool)
         a6 = _wrap32(a << 6)
         u_pre = _wrap32(_wrap32(_trunc_decay(u_prev, 4096 - (pop.du + 1))) + a6)
-        bias = np.where(pop.bias_exp >= 0, pop.bias_mant << max(pop.bias_exp, 0), pop.bias_mant >> max(-pop.bias_exp, 0))
+        bias = np.where(
+            pop.bias_exp >= 0, pop.bias_mant << max(pop.bias_exp, 0), pop.bias_mant >> max(-pop.bias_exp, 0)
+        )
         v_pre = _wrap32(_trunc_decay(v_prev, 4096 - pop.dv) + u + bias)
         checks = {
             "int32_wrap_of_input": a_exact[pop.name] != a,

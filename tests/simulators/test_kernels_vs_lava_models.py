@@ -59,9 +59,9 @@ def _t(x: np.ndarray) -> torch.Tensor:
 
 
 def _int_arrays(n: int, lo: int, hi: int):
-    return st.lists(
-        st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0, -1, 1])), min_size=n, max_size=n
-    ).map(lambda v: np.array(v, dtype=np.int64))
+    return st.lists(st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0, -1, 1])), min_size=n, max_size=n).map(
+        lambda v: np.array(v, dtype=np.int64)
+    )
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

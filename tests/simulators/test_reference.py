@@ -178,7 +178,7 @@ def test_graded_payloads_multiply_the_weights():
 
 def test_binary_synapse_counts_any_payload_as_one():
     """A binary synapse (num_message_bits = 0) fed graded payloads counts any non-zero payload as one spike."""
-    from spikeport.ir import DeployGraph, DenseInt, LIFInt, SpikeInput
+    from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
 
     graph = DeployGraph(
         nodes={
@@ -262,7 +262,7 @@ def test_states_stay_in_their_bit_ranges(case):
     for pop in case.graph.populations:
         trace = record.populations[pop.name]
         assert np.abs(trace.v).max() <= 2**23 - 1, pop.name
-        assert -(2**31) <= trace.u.min() and trace.u.max() < 2**31, pop.name
+        assert trace.u.min() >= -(2**31) and trace.u.max() < 2**31, pop.name
         allowed = (-1, 0, 1) if pop.kind == "ternary_lif_int" else (0, 1)
         assert np.isin(trace.spikes, allowed).all(), pop.name
 

@@ -1,0 +1,141 @@
+"""`run_lava` failure handling: a failed run raises `SimulationError` naming the cause and leaves no process behind.
+
+Lava runs every process model in a forked child process, plus a shared-memory manager process. Failures are
+provoked by monkeypatching: a process model's `run_spk` (inherited by the forked children) or the runner's
+between-sample reset (in this process). Left-over processes are looked for twice: `multiprocessing.active_children()`
+and a scan of /proc for children of this process (Python's resource tracker, started once per interpreter by
+shared memory and shared by every later run, is not Lava's and is ignored).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.graphs import one_layer
+from spikeport.errors import SimulationError
+from spikeport.simulators.lava import import_lava, run_lava
+
+pytestmark = pytest.mark.lava
+
+DEADLINE_S = 120
+
+
+def _children() -> list[str]:
+    """Processes whose parent is this process (zombies included), except multiprocessing's resource tracker."""
+    me, found = str(os.getpid()), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited meanwhile
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[1] == me and "resource_tracker" not in cmdline:
+            found.append(f"pid {entry.name} state {fields[0]}: {cmdline.strip()[:80]}")
+    return found
+
+
+def _assert_no_lava_process_left() -> None:
+    assert multiprocessing.active_children() == []
+    assert _children() == []
+
+
+@contextmanager
+def _deadline(seconds: int):
+    """Fail instead of hanging: Lava's graceful stop used to wait forever after a process model raised."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"run_lava did not return within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def graph_and_inputs():
+    return one_layer([[1, 2]], du=4095, dv=0, vth=3), np.ones((3, 6, 2), dtype=np.int64)
+
+
+def test_successful_run_leaves_no_process(graph_and_inputs):
+    graph, inputs = graph_and_inputs
+    with _deadline(DEADLINE_S):
+        record = run_lava(graph, inputs)
+    assert record.num_samples == 3
+    _assert_no_lava_process_left()
+
+
+def test_process_model_error_raises_simulation_error_and_leaves_no_process(graph_and_inputs, monkeypatch):
+    """A process model raising inside Lava's child process: the cause is in the message, every process is gone."""
+    import_lava()
+    from spikeport.simulators.lava.processes.recorder import models
+
+    def explode(self):
+        raise RuntimeError("recorder exploded on purpose")
+
+    monkeypatch.setattr(models.PyStateRecorderModelFixed, "run_spk", explode)
+    graph, inputs = graph_and_inputs
+    with _deadline(DEADLINE_S), pytest.raises(SimulationError) as failure:
+        run_lava(graph, inputs)
+    message = str(failure.value)
+    assert "sample 0 of 3" in message and "'pop'" in message
+    assert "recorder exploded on purpose" in message
+    _assert_no_lava_process_left()
+
+
+def test_error_between_samples_raises_simulation_error_and_leaves_no_process(graph_and_inputs, monkeypatch):
+    """An error in this process while Lava's runtime is up (resetting states before sample 1)."""
+    from spikeport.simulators.lava import runner
+
+    def fail(network):
+        raise ValueError("state reset failed on purpose")
+
+    monkeypatch.setattr(runner, "_zero_states", fail)
+    graph, inputs = graph_and_inputs
+    with _deadline(DEADLINE_S), pytest.raises(SimulationError, match=r"sample 1 of 3.*state reset failed on purpose"):
+        run_lava(graph, inputs)
+    _assert_no_lava_process_left()
+
+
+def test_runs_work_again_after_a_failure(graph_and_inputs, monkeypatch):
+    """A failed run leaves nothing behind that breaks the next one: the next run is complete and exact."""
+    from spikeport.simulators.compare import compare_runs
+    from spikeport.simulators.lava import runner
+    from spikeport.simulators.reference import run_reference
+
+    graph, inputs = graph_and_inputs
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "_zero_states", lambda network: (_ for _ in ()).throw(ValueError("boom")))
+        with _deadline(DEADLINE_S), pytest.raises(SimulationError):
+            run_lava(graph, inputs)
+    with _deadline(DEADLINE_S):
+        lava = run_lava(graph, inputs)
+    assert compare_runs(run_reference(graph, inputs), lava).bit_exact
+    _assert_no_lava_process_left()
+
+
+def test_error_while_building_processes_is_a_simulation_error(graph_and_inputs, monkeypatch):
+    """Lava refusing a parameter when the processes are built (before any runtime exists) is reported as such."""
+    from spikeport.simulators.lava import runner
+
+    def refuse(graph, inputs, paths):
+        raise ValueError("Reset offset must be positive.")
+
+    monkeypatch.setattr(runner, "build_network", refuse)
+    graph, inputs = graph_and_inputs
+    with pytest.raises(SimulationError, match=r"while building the processes of the graph .*Reset offset"):
+        run_lava(graph, inputs)
+    _assert_no_lava_process_left()
