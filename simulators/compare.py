@@ -80,7 +80,9 @@ def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
             by_pop.setdefault(name, {})[var] = count
             sample, step, neuron = (int(i) for i in np.argwhere(diff)[0])
             key = (sample, step, pop_index, var_index, neuron)
-            mismatch = Mismatch(sample, step, name, neuron, var, int(xa[sample, step, neuron]), int(xb[sample, step, neuron]))
+            mismatch = Mismatch(
+                sample, step, name, neuron, var, int(xa[sample, step, neuron]), int(xb[sample, step, neuron])
+            )
             candidates.append((key, mismatch))
     first = min(candidates, key=lambda item: item[0])[1] if candidates else None
     return Comparison(a.backend, b.backend, compared, differing, by_pop, first)

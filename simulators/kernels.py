@@ -87,8 +87,19 @@ def lif_update(
 
 
 def spikes_binary(v: torch.Tensor, vth: int) -> torch.Tensor:
-    """1.0 where v > vth << 6, else 0.0."""
-    return (v > float(vth << ACT_SHIFT)).to(v.dtype)
+    """1.0 where v > vth << 6, else 0.0.
+
+    When `v` carries gradients (quantization-aware training) the backward pass uses a fast-sigmoid surrogate,
+    d spike / d v = 1 / (w * (1 + |v - theta| / w)**2) with width w = max(theta, 64), the SuperSpike form
+    (Zenke & Ganguli, Neural Computation 30(6), 2018) in the chip's integer units.
+    """
+    theta = float(vth << ACT_SHIFT)
+    spikes = (v > theta).to(v.dtype)
+    if not v.requires_grad:
+        return spikes
+    width = max(theta, 64.0)
+    soft = (v - theta) / (width + torch.abs(v - theta))  # derivative: the surrogate above
+    return spikes + (soft - soft.detach())
 
 
 def spikes_ternary(v: torch.Tensor, vth_hi: int, vth_lo: int) -> torch.Tensor:

@@ -71,7 +71,9 @@ class RunRecord:
 def save_record(record: RunRecord, path) -> None:
     """Write a run record to a `.npz` file (one array per population and variable)."""
     arrays = {f"{pop}/{var}": trace.var(var) for pop, trace in record.populations.items() for var in RECORDED_VARS}
-    np.savez_compressed(path, __backend__=np.array(record.backend), __order__=np.array(list(record.populations)), **arrays)
+    np.savez_compressed(
+        path, __backend__=np.array(record.backend), __order__=np.array(list(record.populations)), **arrays
+    )
 
 
 def load_record(path) -> RunRecord:

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 
 from spikeport.errors import IRValidationError
-from spikeport.ir import DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir import DeployGraph, LIFInt, LIFResetInt, TernaryLIFInt
 from spikeport.simulators import kernels
 from spikeport.simulators.record import PopulationTrace, RunRecord
 
 
 @dataclass(frozen=True)
-class _PreparedSynapse:
+class PreparedSynapse:
     source: str
     target: str
     weights_t_by_delay: tuple[tuple[int, torch.Tensor], ...]
@@ -58,7 +58,7 @@ def check_inputs(graph: DeployGraph, inputs: np.ndarray) -> np.ndarray:
     return array
 
 
-def _prepare(graph: DeployGraph) -> list[_PreparedSynapse]:
+def _prepare(graph: DeployGraph) -> list[PreparedSynapse]:
     prepared = []
     for dense in graph.synapses:
         weights = kernels.effective_weights(dense.weights, dense.num_weight_bits)
@@ -67,7 +67,7 @@ def _prepare(graph: DeployGraph) -> list[_PreparedSynapse]:
             (int(d), torch.as_tensor(np.where(delays == d, weights, 0).T.astype(np.float64))) for d in np.unique(delays)
         )
         prepared.append(
-            _PreparedSynapse(
+            PreparedSynapse(
                 source=graph.source_of(dense).name,
                 target=graph.target_of(dense).name,
                 weights_t_by_delay=groups,
@@ -79,7 +79,7 @@ def _prepare(graph: DeployGraph) -> list[_PreparedSynapse]:
     return prepared
 
 
-def _has_cycle(graph: DeployGraph) -> bool:
+def has_cycle(graph: DeployGraph) -> bool:
     pops = {p.name for p in graph.populations}
     feeds = {p: set() for p in pops}
     for dense in graph.synapses:
@@ -102,7 +102,7 @@ def _has_cycle(graph: DeployGraph) -> bool:
     return any(visit(p) for p in pops)
 
 
-class _Population:
+class PopulationStep:
     """Per-population constants and a step function shared by both execution orders."""
 
     def __init__(self, pop: LIFInt) -> None:
@@ -131,7 +131,7 @@ def _delayed(x: torch.Tensor, steps: int) -> torch.Tensor:
     return out
 
 
-def _synaptic_input(syn: _PreparedSynapse, source_spikes: torch.Tensor) -> torch.Tensor:
+def _synaptic_input(syn: PreparedSynapse, source_spikes: torch.Tensor) -> torch.Tensor:
     """What a synapse delivers at every step, shape (samples, steps, n_out), given its source's spikes."""
     total = None
     for delay, weights_t in syn.weights_t_by_delay:
@@ -143,9 +143,16 @@ def _synaptic_input(syn: _PreparedSynapse, source_spikes: torch.Tensor) -> torch
     return kernels.wrap_int32(total)
 
 
-def _run_layerwise(graph, synapses, populations, x):
+def simulate_feedforward(
+    input_name: str, synapses: list[PreparedSynapse], populations: list[PopulationStep], x: torch.Tensor
+) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Run a feed-forward network population by population; returns (spikes, u, v) per population.
+
+    This is the reference simulator's core and, on tensors that carry gradients, the quantization-aware training
+    forward pass (`spikeport.targets.qat`): one function, so training and deployment cannot drift apart.
+    """
     samples, steps = x.shape[:2]
-    spikes = {graph.input.name: x}
+    spikes = {input_name: x}
     traces = {}
     pending = [p.pop.name for p in populations]
     while pending:
@@ -222,12 +229,15 @@ def run_reference(graph: DeployGraph, inputs: np.ndarray, *, stepwise: bool | No
     start = time.perf_counter()
     x = torch.as_tensor(check_inputs(graph, inputs), dtype=torch.float64)
     synapses = _prepare(graph)
-    populations = [_Population(p) for p in graph.populations]
-    if stepwise is None:
-        stepwise = _has_cycle(graph)
+    populations = [PopulationStep(p) for p in graph.populations]
+    cyclic = has_cycle(graph)
+    if stepwise is False and cyclic:
+        raise IRValidationError("the graph has recurrent loops, which only the step-by-step order can run")
     with torch.no_grad():
-        runner = _run_stepwise if stepwise else _run_layerwise
-        traces = runner(graph, synapses, populations, x)
+        if stepwise or cyclic:
+            traces = _run_stepwise(graph, synapses, populations, x)
+        else:
+            traces = simulate_feedforward(graph.input.name, synapses, populations, x)
     pops = {
         p.name: PopulationTrace(
             spikes=traces[p.name][0].numpy().astype(np.int8),
@@ -239,4 +249,11 @@ def run_reference(graph: DeployGraph, inputs: np.ndarray, *, stepwise: bool | No
     return RunRecord(backend="reference", populations=pops, wall_time_s=time.perf_counter() - start)
 
 
-__all__ = ["SpikeInput", "check_inputs", "run_reference"]
+__all__ = [
+    "PopulationStep",
+    "PreparedSynapse",
+    "check_inputs",
+    "has_cycle",
+    "run_reference",
+    "simulate_feedforward",
+]

@@ -44,6 +44,12 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hidden", type=int, default=d.n_hidden, help="hidden LIF neurons (default %(default)s)")
     group.add_argument("--epochs", type=int, default=None, help="training epochs (default: the trainer's default)")
     group.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=d.finetune_epochs,
+        help="epochs of quantization-aware fine-tuning through the integer forward pass (default %(default)s)",
+    )
+    group.add_argument(
         "--chip",
         default=d.chip,
         choices=("loihi", "loihi2"),
@@ -55,6 +61,7 @@ def _config(args: argparse.Namespace):
     from spikeport.pipeline import DemoConfig
 
     return DemoConfig(
+        finetune_epochs=args.finetune_epochs,
         seed=args.seed,
         n_subjects=args.subjects,
         trials_per_class=args.trials_per_class,
@@ -95,7 +102,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_quantize(args: argparse.Namespace) -> int:
     from spikeport.pipeline import DEPLOY_FILE, stage_quantize
 
-    _, report = stage_quantize(Path(args.run_dir), chip=args.chip, num_weight_bits=args.weight_bits)
+    _, report = stage_quantize(
+        Path(args.run_dir),
+        chip=args.chip,
+        num_weight_bits=args.weight_bits,
+        finetune_epochs=args.finetune_epochs,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     print("\n".join(report.summary_lines()))
     print(f"wrote {Path(args.run_dir) / DEPLOY_FILE}")
     return 0
@@ -115,7 +129,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from spikeport.validate import validate_target
 
-    comparison = validate_target(
+    comparisons = validate_target(
         Path(args.target),
         samples=args.samples,
         steps=args.steps,
@@ -123,8 +137,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         rate=args.rate,
         progress=not args.no_progress,
     )
-    print(comparison.summary())
-    return 0 if comparison.bit_exact else 1
+    print("\n".join(c.summary() for c in comparisons))
+    return 0 if all(c.bit_exact for c in comparisons) else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -164,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory with model.nir")
     p.add_argument("--chip", default="loihi", choices=("loihi", "loihi2"), help="target chip (default %(default)s)")
     p.add_argument("--weight-bits", type=int, default=8, help="weight precision 1..8 (default %(default)s)")
+    p.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="then fine-tune the integer weights through the integer forward pass (default %(default)s: off)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the fine-tuning batch order (default %(default)s)")
     p = add(
         "simulate",
         "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",

@@ -42,6 +42,8 @@ class DemoConfig:
     """None: the training loop's default."""
     test_fraction: float = 0.25
     chip: str = "loihi"
+    finetune_epochs: int = 5
+    """Epochs of quantization-aware fine-tuning through the integer forward pass (0: none)."""
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -158,10 +160,24 @@ def stage_export(run_dir: Path) -> Path:
     return path
 
 
-def stage_quantize(run_dir: Path, *, chip: str = "loihi", num_weight_bits: int = 8):
-    """Quantize `model.nir` to `model.deploy.npz`, calibrated on the training inputs; returns (graph, report)."""
+def stage_quantize(
+    run_dir: Path,
+    *,
+    chip: str = "loihi",
+    num_weight_bits: int = 8,
+    finetune_epochs: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+):
+    """Quantize `model.nir` to `model.deploy.npz`, calibrated on the training inputs; returns (graph, report).
+
+    With `finetune_epochs`, the integer weights are then fine-tuned through the integer forward pass
+    (`spikeport.targets.qat`) and the test accuracy of that training-time forward is recorded.
+    """
     from spikeport.export import parse_nir, read_nir
     from spikeport.ir import save_deploy_graph
+    from spikeport.simulators import run_reference
+    from spikeport.targets.qat import finetune_integer, integer_predictions
     from spikeport.targets.quantize import quantize
 
     data = load_data(run_dir)
@@ -173,8 +189,24 @@ def stage_quantize(run_dir: Path, *, chip: str = "loihi", num_weight_bits: int =
         chip=chip,
         metadata={"class_names": data_info(data)["class_names"]},
     )
+    details = report.to_dict()
+    if finetune_epochs:
+        before = run_reference(graph, data["x_test"]).predictions(graph.output)
+        network, history = finetune_integer(
+            graph, data["x_train"], data["y_train"], epochs=finetune_epochs, seed=seed, progress=progress
+        )
+        graph = network.to_graph()
+        details["integer_finetune"] = {
+            "epochs": finetune_epochs,
+            "loss": list(history.loss),
+            "train_accuracy": list(history.train_accuracy),
+            "test_accuracy_before": float(np.mean(before == data["y_test"])),
+            "test_accuracy_training_forward": float(
+                np.mean(integer_predictions(network, data["x_test"]) == data["y_test"])
+            ),
+        }
     save_deploy_graph(graph, run_dir / DEPLOY_FILE)
-    write_json(run_dir / QUANT_FILE, report.to_dict())
+    write_json(run_dir / QUANT_FILE, details)
     return graph, report
 
 
@@ -208,6 +240,8 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
     lava = load_record(_require(run_dir / "record_lava.npz", "simulate --backend lava"))
     training = json.loads(_require(run_dir / TRAIN_FILE, "train").read_text())
     comparison = compare_runs(ref, lava)
+    quantization = json.loads(_require(run_dir / QUANT_FILE, "quantize").read_text())
+    finetune = quantization.get("integer_finetune")
     y_test = data["y_test"]
     readout_spikes = int(np.abs(ref.populations[graph.output].spikes).sum())
     counts = count_ops(graph, data["x_test"], ref)
@@ -226,6 +260,14 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
             "quantized_reference": float(np.mean(ref.predictions(graph.output) == y_test)),
             "lava": float(np.mean(lava.predictions(graph.output) == y_test)),
             "chance": float(np.max(np.bincount(y_test)) / len(y_test)),
+            **(
+                {
+                    "quantized_before_finetune": finetune["test_accuracy_before"],
+                    "integer_training_forward": finetune["test_accuracy_training_forward"],
+                }
+                if finetune
+                else {}
+            ),
         },
         "bit_exact": comparison.bit_exact,
         "validation": {
@@ -235,7 +277,7 @@ def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = N
             "readout_spikes": readout_spikes,
         },
         "training": {k: v for k, v in training.items() if not k.startswith("float_accuracy_test")},
-        "quantization": json.loads(_require(run_dir / QUANT_FILE, "quantize").read_text()),
+        "quantization": quantization,
         "ops": counts.to_dict(),
         "energy": energy.to_dict(),
         "chip": chip,
@@ -257,6 +299,14 @@ def summary_lines(report: dict) -> list[str]:
         f"{data['n_inputs']} input neurons",
         f"accuracy (test): float {acc['float']:.3f} | quantized reference {acc['quantized_reference']:.3f} | "
         f"Lava fixed_pt {acc['lava']:.3f} | chance {acc['chance']:.3f}",
+        *(
+            [
+                f"      integer fine-tuning: {acc['quantized_before_finetune']:.3f} before, training-time integer "
+                f"forward {acc['integer_training_forward']:.3f}"
+            ]
+            if "integer_training_forward" in acc
+            else []
+        ),
         f"bit-exact reference vs Lava: {report['bit_exact']} ({report['validation']['values_compared']} values, "
         f"{report['validation']['values_differing']} differ)",
     ]
@@ -281,7 +331,15 @@ def run_demo(run_dir: Path, cfg: DemoConfig, *, progress: bool = True, echo=prin
     facts = timed("train", stage_train, run_dir, cfg, progress=progress)
     echo(f"      float test accuracy {facts['float_accuracy_test']:.3f} after {facts['epochs']} epochs")
     timed("export", stage_export, run_dir)
-    _, qreport = timed("quantize", stage_quantize, run_dir, chip=cfg.chip)
+    _, qreport = timed(
+        "quantize",
+        stage_quantize,
+        run_dir,
+        chip=cfg.chip,
+        finetune_epochs=cfg.finetune_epochs,
+        seed=cfg.seed,
+        progress=progress,
+    )
     for line in qreport.summary_lines():
         echo(f"      {line}")
     ref = timed("simulate_reference", stage_simulate, run_dir, "reference", progress=progress)

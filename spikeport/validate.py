@@ -20,15 +20,25 @@ def random_inputs(graph: DeployGraph, *, samples: int, steps: int, seed: int, ra
     return (rng.random((samples, steps, graph.input.size)) < rate).astype(np.int64)
 
 
-def validate_graph(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) -> Comparison:
-    """Run `inputs` through the reference and Lava and compare every spike, u and v."""
-    return compare_runs(run_reference(graph, inputs), run_lava(graph, inputs, progress=progress))
+def validate_graph(
+    graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False, training_forward: bool = False
+) -> list[Comparison]:
+    """Run `inputs` through the reference and Lava (and, if asked, the training-time integer forward pass) and
+    compare every spike, u and v; the first comparison is always reference vs Lava."""
+    reference = run_reference(graph, inputs)
+    comparisons = [compare_runs(reference, run_lava(graph, inputs, progress=progress))]
+    if training_forward:
+        from spikeport.targets.qat import IntegerNetwork
+
+        comparisons.append(compare_runs(reference, IntegerNetwork(graph).record(inputs)))
+    return comparisons
 
 
 def validate_target(
     target: Path, *, samples: int | None, steps: int | None, seed: int, rate: float, progress: bool
-) -> Comparison:
-    """Validate a run directory (its test inputs) or a deploy-graph file (seeded random inputs)."""
+) -> list[Comparison]:
+    """Validate a run directory (its test inputs, and the training-time integer forward of its model) or a
+    deploy-graph file (seeded random inputs)."""
     from spikeport.pipeline import DEPLOY_FILE, load_data
 
     if target.is_dir():
@@ -37,11 +47,11 @@ def validate_target(
         if steps is not None:
             raise SpikeportError("--steps applies to random inputs only; a run directory's inputs have fixed length")
         inputs = inputs[:samples] if samples is not None else inputs
-    elif target.is_file():
+        return validate_graph(graph, inputs, progress=progress, training_forward=True)
+    if target.is_file():
         graph = load_deploy_graph(target)
         inputs = random_inputs(
             graph, samples=samples or DEFAULT_RANDOM_SAMPLES, steps=steps or DEFAULT_RANDOM_STEPS, seed=seed, rate=rate
         )
-    else:
-        raise SpikeportError(f"{target} is neither a run directory nor a deploy graph file")
-    return validate_graph(graph, inputs, progress=progress)
+        return validate_graph(graph, inputs, progress=progress)
+    raise SpikeportError(f"{target} is neither a run directory nor a deploy graph file")

@@ -16,9 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from spikeport.errors import UnsupportedNodeError
-from spikeport.ir import DeployGraph, DenseInt
+from spikeport.ir import DeployGraph
 from spikeport.ir.nodes import LIFInt
-from spikeport.simulators import reference
+from spikeport.simulators import PopulationTrace, RunRecord, reference
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,19 @@ class IntegerNetwork(torch.nn.Module):
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         """Readout voltage per step, (samples, steps, n_out), in the chip's integer units."""
+        return self._traces(spikes)[self.graph.output][2]
+
+    def record(self, spikes: np.ndarray) -> RunRecord:
+        """Spikes, u and v of every population, as the training-time forward pass computes them."""
+        with torch.no_grad():
+            traces = self._traces(torch.as_tensor(np.asarray(spikes), dtype=torch.float64))
+        pops = {
+            name: PopulationTrace(spikes=s.numpy().astype(np.int8), u=u.numpy(), v=v.numpy())
+            for name, (s, u, v) in traces.items()
+        }
+        return RunRecord(backend="training-forward", populations=pops)
+
+    def _traces(self, spikes: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         synapses = [
             reference.PreparedSynapse(
                 source=self.graph.source_of(d).name,
@@ -70,12 +83,12 @@ class IntegerNetwork(torch.nn.Module):
                 weights_t_by_delay=((0, _grid(self.weights[d.name], d.num_weight_bits).T),),
                 weight_exp=d.weight_exp,
                 graded=False,
+                delayed=False,
             )
             for d in self.graph.synapses
         ]
         populations = [reference.PopulationStep(p) for p in self.graph.populations]
-        traces = reference.simulate_feedforward(self.graph.input.name, synapses, populations, spikes)
-        return traces[self.graph.output][2]
+        return reference.simulate_feedforward(self.graph.input.name, synapses, populations, spikes)
 
     def to_graph(self) -> DeployGraph:
         """The deploy graph with the current weights, exactly as the forward pass uses them."""
@@ -85,7 +98,10 @@ class IntegerNetwork(torch.nn.Module):
                 mantissas = _grid(self.weights[dense.name], dense.num_weight_bits).numpy().astype(np.int64)
             nodes[dense.name] = replace(dense, weights=mantissas)
         return DeployGraph(
-            nodes=nodes, edges=self.graph.edges, output=self.graph.output, chip=self.graph.chip,
+            nodes=nodes,
+            edges=self.graph.edges,
+            output=self.graph.output,
+            chip=self.graph.chip,
             metadata={**self.graph.metadata, "integer_finetuned": True},
         )
 
@@ -104,7 +120,7 @@ def finetune_integer(
     *,
     epochs: int = 10,
     batch_size: int = 32,
-    lr: float = 1.0,
+    lr: float = 0.5,
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[IntegerNetwork, IntegerTrainingHistory]:
@@ -135,7 +151,7 @@ def finetune_integer(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch)
+            total += float(loss.detach()) * len(batch)
             correct += int((logits.argmax(dim=1) == y[batch]).sum())
         losses.append(total / len(y))
         accuracies.append(correct / len(y))

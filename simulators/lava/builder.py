@@ -31,7 +31,11 @@ def _population(pop: LIFInt):
     from lava.proc.lif.process import LIF, LIFReset, TernaryLIF
 
     common = dict(
-        shape=(pop.size,), du=pop.du, dv=pop.dv, bias_mant=pop.bias_mant.astype(np.int32), bias_exp=pop.bias_exp,
+        shape=(pop.size,),
+        du=pop.du,
+        dv=pop.dv,
+        bias_mant=pop.bias_mant.astype(np.int32),
+        bias_exp=pop.bias_exp,
         name=pop.name,
     )
     if isinstance(pop, TernaryLIFInt):
@@ -74,7 +78,9 @@ def build_network(graph: DeployGraph, inputs: np.ndarray, recorder_paths: dict[s
         synapses[dense.name].a_out.connect(populations[graph.target_of(dense).name].a_in)
     recorders = {}
     for pop in graph.populations:
-        rec = StateRecorder(size=pop.size, num_steps=samples * steps, path=recorder_paths[pop.name], name=f"rec_{pop.name}")
+        rec = StateRecorder(
+            size=pop.size, num_steps=samples * steps, path=recorder_paths[pop.name], name=f"rec_{pop.name}"
+        )
         populations[pop.name].s_out.connect(rec.s_in)
         rec.u_ref.connect_var(populations[pop.name].u)
         rec.v_ref.connect_var(populations[pop.name].v)

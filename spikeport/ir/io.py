@@ -60,20 +60,30 @@ def load_deploy_graph(path: str | Path) -> DeployGraph:
         raise IRValidationError(f"{str(path)!r} is not a readable deploy graph (.npz): {exc}") from exc
     if _HEADER not in arrays:
         raise IRValidationError(f"{str(path)!r} has no spikeport deploy-graph header; was it written by spikeport?")
-    header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
-    if header.get("format_version") != FORMAT_VERSION:
+    try:
+        header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IRValidationError(f"{str(path)!r}: the deploy-graph header is corrupt ({exc})") from exc
+    if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
         raise IRValidationError(
-            f"{str(path)!r}: deploy-graph format_version {header.get('format_version')!r} is not supported "
+            f"{str(path)!r}: deploy-graph format_version "
+            f"{header.get('format_version') if isinstance(header, dict) else None!r} is not supported "
             f"(this spikeport reads version {FORMAT_VERSION})"
         )
+    missing = {"nodes", "edges", "output", "chip", "metadata"} - set(header)
+    if missing:
+        raise IRValidationError(f"{str(path)!r}: the deploy-graph header lacks {sorted(missing)}")
     nodes = {}
     for spec in header["nodes"]:
-        kind = spec.pop("kind")
+        kind = spec.pop("kind", None)
         if kind not in NODE_TYPES:
             raise IRValidationError(f"{str(path)!r}: node {spec.get('name')!r} has unknown kind {kind!r}")
-        name = spec["name"]
+        name = spec.get("name", "")
         fields = {key[len(name) + 1 :]: value for key, value in arrays.items() if key.startswith(f"{name}/")}
-        nodes[name] = NODE_TYPES[kind](**spec, **fields)
+        try:
+            nodes[name] = NODE_TYPES[kind](**spec, **fields)
+        except TypeError as exc:  # a field missing from the file, or one this version does not know
+            raise IRValidationError(f"{str(path)!r}: node {name!r} ({kind}) does not match its type: {exc}") from exc
     return DeployGraph(
         nodes=nodes,
         edges=tuple(tuple(e) for e in header["edges"]),

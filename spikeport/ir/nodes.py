@@ -128,6 +128,8 @@ class DenseInt(Node):
     def __post_init__(self) -> None:
         _coerce_ints(self, "weight_exp", "num_weight_bits", "num_message_bits")
         object.__setattr__(self, "weights", _int_array("weights", self.name, self.weights, 2))
+        # Lava clips weights to 8 bits itself; beyond int32 they would wrap before it sees them.
+        _check_range(self.name, "weights", self.weights, -(2**31), 2**31 - 1, "weights beyond int32 cannot reach Lava")
         if self.delays is not None:
             object.__setattr__(self, "delays", _int_array("delays", self.name, self.delays, 2))
             if self.delays.shape != self.weights.shape:
@@ -223,6 +225,7 @@ class LIFResetInt(LIFInt):
         _coerce_ints(self, "reset_interval", "reset_offset")
         if self.reset_interval < 1:
             raise IRValidationError(f"node {self.name!r}: reset_interval must be >= 1, got {self.reset_interval}")
+        _check_range(self.name, "reset_offset", self.reset_offset, 0, 2**31 - 1, "Lava rejects negative offsets")
 
 
 @register_node

@@ -40,6 +40,8 @@ def test_missing_stage_artifact_is_a_one_line_error(tmp_path, capsys):
 
 @pytest.mark.lava
 def test_demo_end_to_end_small(tmp_path):
+    from spikeport.pipeline import DemoConfig
+
     """The whole pipeline at reduced size: bit-exact, Lava accuracy equal to the reference's, labelled synthetic."""
     out = tmp_path / "demo"
     args = [
@@ -72,7 +74,7 @@ def test_demo_end_to_end_small(tmp_path):
     # Each stage alone, on the same run directory, reproduces the demo's report (timing aside).
     for stage in (
         ["export", str(out)],
-        ["quantize", str(out)],
+        ["quantize", str(out), "--finetune-epochs", str(DemoConfig.finetune_epochs), "--no-progress"],
         ["simulate", str(out), "--backend", "reference"],
         ["simulate", str(out), "--backend", "lava", "--no-progress"],
     ):

@@ -251,10 +251,6 @@ def test_invalid_values_in_a_file_are_validated_on_load(saved, tmp_path):
         load_deploy_graph(_rewrite(saved, tmp_path / "delays.npz", change))
 
 
-_IO_BUG = "spikeport/ir/io.py lets this corruption escape as a non-IRValidationError (reported, not owned here)"
-
-
-@pytest.mark.xfail(strict=True, reason=_IO_BUG)
 @pytest.mark.parametrize(
     "corrupt",
     [

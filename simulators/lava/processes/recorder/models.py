@@ -28,7 +28,9 @@ class PyStateRecorderModelFixed(PyLoihiProcessModel):
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
         size = proc_params["shape"][0]
-        self._buffer = np.memmap(proc_params["path"], dtype=np.int64, mode="r+", shape=(proc_params["num_steps"], 3, size))
+        self._buffer = np.memmap(
+            proc_params["path"], dtype=np.int64, mode="r+", shape=(proc_params["num_steps"], 3, size)
+        )
 
     def run_spk(self) -> None:
         self._buffer[self.time_step - 1, SPIKES] = self.s_in.recv()
