@@ -8,7 +8,7 @@ PINS := -c requirements/constraints.txt
 STAMP := $(VENV)/.spikeport-installed
 OUT ?= runs/demo
 
-.PHONY: install demo test test-all lint clean help
+.PHONY: install demo test test-slow test-all lint clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -38,6 +38,9 @@ demo: install  ## train, export, quantize, simulate (reference + Lava), validate
 
 test: install  ## run the default test suite (slow tests excluded)
 	$(PY) -m pytest -q
+
+test-slow: install  ## run only the slow tests (the 1000-case Lava sweep, the wheel build)
+	$(PY) -m pytest -q -m slow
 
 test-all: install  ## run every test, slow end-to-end sweeps included
 	$(PY) -m pytest -q -m "slow or not slow"

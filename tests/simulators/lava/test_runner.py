@@ -9,6 +9,7 @@ shared memory and shared by every later run, is not Lava's and is ignored).
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -138,4 +139,35 @@ def test_error_while_building_processes_is_a_simulation_error(graph_and_inputs, 
     graph, inputs = graph_and_inputs
     with pytest.raises(SimulationError, match=r"while building the processes of the graph .*Reset offset"):
         run_lava(graph, inputs)
+    _assert_no_lava_process_left()
+
+
+def test_hundred_samples_of_a_three_layer_network_compile_once(monkeypatch):
+    """100 samples run back to back on one compiled network, bit-exact to the reference sample by sample."""
+    import_lava()
+    from lava.magma.compiler.compiler import Compiler
+
+    from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
+    from spikeport.simulators import compare_runs, run_reference
+
+    rng = np.random.default_rng(20)
+    sizes = [12, 16, 12, 4]
+    nodes = {"in": SpikeInput(name="in", size=sizes[0])}
+    edges, previous = [], "in"
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        nodes[f"w{layer}"] = DenseInt(name=f"w{layer}", weights=rng.integers(-120, 200, (n_out, n_in)), weight_exp=-1)
+        nodes[f"p{layer}"] = LIFInt(name=f"p{layer}", size=n_out, du=1000, dv=500, vth=40)
+        edges += [(previous, f"w{layer}"), (f"w{layer}", f"p{layer}")]
+        previous = f"p{layer}"
+    graph = DeployGraph(nodes=nodes, edges=edges, output=previous)
+    inputs = (rng.random((100, 20, sizes[0])) < 0.3).astype(np.int64)
+    compiles = []
+    original = Compiler.compile
+    monkeypatch.setattr(Compiler, "compile", lambda self, *a, **k: compiles.append(1) or original(self, *a, **k))
+    record = run_lava(graph, inputs)
+    assert len(compiles) == 1
+    assert record.num_samples == 100
+    assert all(record.spike_counts(p.name).sum() > 0 for p in graph.populations), "every layer must be active"
+    comparison = compare_runs(run_reference(graph, inputs), record)
+    assert comparison.bit_exact, comparison.summary()
     _assert_no_lava_process_left()
