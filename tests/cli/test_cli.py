@@ -90,3 +90,34 @@ def test_parser_defaults_are_the_documented_demo_defaults():
 
     args = build_parser().parse_args(["demo", "--out", "x"])
     assert (args.seed, args.subjects, args.steps) == (DemoConfig.seed, DemoConfig.n_subjects, DemoConfig.num_steps)
+
+
+def test_validate_prints_the_first_mismatch_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    """With a backend that disagrees in one value, `validate` names it and exits 1 (the check can fail)."""
+    import numpy as np
+
+    import spikeport.validate as validate
+    from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput, save_deploy_graph
+    from spikeport.simulators import PopulationTrace, RunRecord, run_reference
+
+    graph = DeployGraph(
+        nodes={
+            "in": SpikeInput(name="in", size=2),
+            "w": DenseInt(name="w", weights=np.array([[3, 5]])),
+            "n": LIFInt(name="n", size=1, du=100, dv=200, vth=10),
+        },
+        edges=[("in", "w"), ("w", "n")],
+        output="n",
+    )
+    path = save_deploy_graph(graph, tmp_path / "g.deploy.npz")
+
+    def disagreeing_lava(graph, inputs, progress=False):
+        trace = run_reference(graph, inputs).populations["n"]
+        v = trace.v.copy()
+        v[0, 4, 0] += 1
+        return RunRecord(backend="lava", populations={"n": PopulationTrace(spikes=trace.spikes, u=trace.u, v=v)})
+
+    monkeypatch.setattr(validate, "run_lava", disagreeing_lava)
+    assert main(["validate", str(path), "--samples", "2", "--steps", "8", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "sample 0, step 4, layer 'n', neuron 0, v:" in out
