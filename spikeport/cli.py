@@ -20,6 +20,7 @@ Stages (each reads and writes files in a run directory, so each can be re-run al
   validate  reference vs Lava, bit for bit; exit code 0 only when bit-exact
   report    accuracy, bit-exactness, SynOps and energy -> report.json
   demo      all of the above on the built-in synthetic data
+  import    a NIR graph from another framework -> deploy graph, with float-vs-integer agreement per layer
 
 Example:  spikeport demo --out runs/demo
 """
@@ -131,6 +132,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     comparisons = validate_target(
         Path(args.target),
+        dt=args.dt,
         samples=args.samples,
         steps=args.steps,
         seed=args.seed,
@@ -139,6 +141,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     print("\n".join(c.summary() for c in comparisons))
     return 0 if all(c.bit_exact for c in comparisons) else 1
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from spikeport.ir import save_deploy_graph
+    from spikeport.nir_import import import_nir
+
+    source = Path(args.graph)
+    result = import_nir(
+        source, dt=args.dt, chip=args.chip, samples=args.samples, steps=args.steps, rate=args.rate, seed=args.seed
+    )
+    out = Path(args.out) if args.out else source.with_suffix(".deploy.npz")
+    save_deploy_graph(result.graph, out)
+    populations = ", ".join(f"{p.name} ({p.kind}, {p.size})" for p in result.network.populations.values())
+    print(f"imported {source}: dt {result.network.dt} s, input {result.network.input_size}, populations {populations}")
+    print("\n".join(result.quantization.summary_lines()))
+    print(f"float vs integer (reference) per layer, {args.samples} random samples x {args.steps} steps:")
+    print("\n".join(f"  {layer.describe()}" for layer in result.agreement))
+    print(f"wrote {out}; check it on Lava with `spikeport validate {out}`")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -201,11 +222,29 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 only when bit-exact; otherwise the first mismatch is printed.",
         cmd_validate,
     )
-    p.add_argument("target", help="a run directory (uses its test inputs) or a deploy graph file (*.deploy.npz)")
+    p.add_argument(
+        "target",
+        help="a run directory (uses its test inputs), a deploy graph file (*.deploy.npz) or a NIR graph (*.nir)",
+    )
+    p.add_argument("--dt", type=float, default=None, help="step in seconds for a .nir graph that records none")
     p.add_argument("--samples", type=int, default=None, help="samples to run (default: all test inputs, or 16 random)")
     p.add_argument("--steps", type=int, default=None, help="steps per sample for random inputs (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default %(default)s)")
     p.add_argument("--rate", type=float, default=0.2, help="spike probability of random inputs (default %(default)s)")
+    p = add(
+        "import",
+        "Import a NIR graph written by any framework: validate it, quantize it to Loihi integers (calibrated on "
+        "seeded random spikes), print float-vs-integer agreement per layer, and write a deploy graph.",
+        cmd_import,
+    )
+    p.add_argument("graph", help="the .nir file")
+    p.add_argument("--out", default=None, help="deploy graph to write (default: GRAPH with suffix .deploy.npz)")
+    p.add_argument("--dt", type=float, default=None, help="step in seconds if the graph records none")
+    p.add_argument("--chip", default="loihi2", choices=("loihi", "loihi2"), help="target chip (default %(default)s)")
+    p.add_argument("--samples", type=int, default=16, help="calibration samples (default %(default)s)")
+    p.add_argument("--steps", type=int, default=50, help="steps per calibration sample (default %(default)s)")
+    p.add_argument("--rate", type=float, default=0.2, help="input spike probability (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration inputs (default %(default)s)")
     p = add(
         "report",
         "Compute accuracy, bit-exactness, SynOps and energy of a simulated run; write report.json.",

@@ -35,12 +35,30 @@ def validate_graph(
 
 
 def validate_target(
-    target: Path, *, samples: int | None, steps: int | None, seed: int, rate: float, progress: bool
+    target: Path,
+    *,
+    samples: int | None,
+    steps: int | None,
+    seed: int,
+    rate: float,
+    progress: bool,
+    dt: float | None = None,
+    echo=print,
 ) -> list[Comparison]:
-    """Validate a run directory (its test inputs, and the training-time integer forward of its model) or a
-    deploy-graph file (seeded random inputs)."""
+    """Validate a run directory (its test inputs, and the training-time integer forward of its model), a
+    deploy-graph file, or a `.nir` file (imported and quantized first; seeded random inputs for both)."""
     from spikeport.pipeline import DEPLOY_FILE, load_data
 
+    if target.suffix == ".nir":
+        from spikeport.nir_import import import_nir
+
+        inputs_kw = dict(samples=samples or DEFAULT_RANDOM_SAMPLES, steps=steps or DEFAULT_RANDOM_STEPS, rate=rate)
+        result = import_nir(target, dt=dt, seed=seed, **inputs_kw)
+        echo("float vs integer (reference) per layer, on the validation inputs:")
+        for layer in result.agreement:
+            echo(f"  {layer.describe()}")
+        inputs = random_inputs(result.graph, seed=seed, **inputs_kw)
+        return validate_graph(result.graph, inputs, progress=progress)
     if target.is_dir():
         graph = load_deploy_graph(target / DEPLOY_FILE)
         inputs = load_data(target)["x_test"]

@@ -10,7 +10,7 @@ import pytest
 
 from spikeport.cli import build_parser, main
 
-SUBCOMMANDS = ("demo", "train", "export", "quantize", "simulate", "validate", "report")
+SUBCOMMANDS = ("demo", "train", "export", "quantize", "simulate", "validate", "report", "import")
 
 
 def test_top_level_help_lists_every_stage(capsys):
