@@ -2,7 +2,7 @@
 
 Every supported neuron node becomes a `Population` with the same per-step update (dt from the graph):
 
-    x[t]   = sum over synapses of W @ out_source[t - d]     d: the synapse's delay in steps (NIR Delay nodes)
+    x[t]   = sum over synapses of (W @ out_source[t - d] + b)     d: the synapse's delay in steps
     cur[t] = (1 - beta) * cur[t-1] + gain * x[t]
     v[t]   = (1 - alpha) * v[t-1] + cur[t] + bias
     spike where v[t] > v_th, then v[t] <- 0
@@ -16,44 +16,85 @@ Every supported neuron node becomes a `Population` with the same per-step update
 | IF       | 1           | 0         | r                    | 0                         |
 
 This is norse's forward-Euler discretization (see `spikeport.export.nir_io`) written so that it is exactly
-Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units. A synapse is a
-Linear or Affine node, optionally preceded and/or followed by Delay nodes; Loihi's Dense always delays by one step,
-so a synapse with d steps becomes a Dense (d = 1) or a DelayDense with delay d - 1.
+Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units. Neuron
+parameters may be arrays of any shape (e.g. (C, H, W) after a convolution); a population is their broadcast shape
+flattened in C order.
+
+A synapse is the unbranched chain of stateless linear nodes on the way from the input or a population to a
+population. Every signal is flattened in C order, and the chain is composed into one dense matrix W (n_out, n_in),
+one constant bias b (n_out,) and the delays d (n_out, n_in) in steps; a population fed by the input or another
+population with no node in between gets the identity. Loihi's Dense always delays by one step, so a synapse with
+d steps becomes a Dense (d = 1) or a DelayDense with delay d - 1. Unrolling convolutions into Dense keeps them
+exact (Lava's `Conv` process ignores weight_exp in fixed_pt).
+
+| chain node      | linear map on the flattened signal                                                     |
+|-----------------|----------------------------------------------------------------------------------------|
+| Linear / Affine | W x (Affine: + b); weight (n_out, n_in), n_in the size of the incoming signal          |
+| Conv1d / Conv2d | cross-correlation as PyTorch's conv1d / conv2d on (C, N) / (C, H, W): stride, padding  |
+|                 | (ints, 'valid', or 'same' with stride 1), dilation, groups, bias per output channel    |
+| SumPool2d       | sum over each kernel window (kernel_size, stride, zero padding)                        |
+| AvgPool2d       | the same divided by the kernel area (padding counts, as in PyTorch's default)          |
+| Flatten         | identity; only the shape changes                                                       |
+| Scale           | elementwise product with `scale` (broadcast to the signal's shape)                     |
+| Delay           | identity; adds round(delay / dt) steps                                                 |
+
+Convolutions and pools need the (C, H, W) or (C, N) shape of their input: the shape of the node before (the Input
+node's shape, a population's parameter shape, a Conv or Flatten output), else the node's `input_shape` /
+`input_type`. Delays must be whole steps, and every path from a source neuron to a target neuron through the chain
+must see the same delay (so elementwise delays are uniform per source neuron or per target neuron, or sit where
+paths do not merge).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nir
 import numpy as np
+from scipy import sparse
 
 from spikeport.errors import IRValidationError, UnsupportedNodeError
 from spikeport.export.nir_io import graph_dt
 
 NEURON_NODES = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF)
-SYNAPSE_NODES = (nir.Linear, nir.Affine)
-SUPPORTED = "Input, Output, Linear, Affine, Delay (next to a Linear/Affine), CubaLIF, CubaLI, LIF, LI, IF"
+CHAIN_NODES = (
+    nir.Linear,
+    nir.Affine,
+    nir.Conv1d,
+    nir.Conv2d,
+    nir.SumPool2d,
+    nir.AvgPool2d,
+    nir.Flatten,
+    nir.Scale,
+    nir.Delay,
+)
+SUPPORTED = (
+    "Input, Output, CubaLIF, CubaLI, LIF, LI, IF, and between them unbranched chains of Linear, Affine, Conv1d, "
+    "Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, Delay"
+)
 
 
 @dataclass(frozen=True)
 class Synapse:
-    """A Linear/Affine node between a source (the input or a population) and a target population."""
+    """A chain of linear NIR nodes (or none: the identity) between a source (the input or a population) and a
+    target population, composed into one matrix; named after its first non-Delay node."""
 
     name: str
     source: str
     target: str
     weight: np.ndarray
-    """float, (n_out, n_in), as in the NIR node."""
+    """float, (n_out, n_in): the composed linear map from the flattened source to the flattened target."""
     bias: np.ndarray | None
-    """float, (n_out,), a constant input current per step (Affine), or None."""
+    """float, (n_out,), a constant input per step (Affine, Conv biases through the chain), or None."""
     delay_steps: np.ndarray
     """int, (n_out, n_in): steps from a source spike to its effect on the target (Delay nodes; 0 without)."""
+    nodes: tuple[str, ...] = field(default=())
+    """The NIR nodes composed into this synapse, in signal order (empty for the identity)."""
 
 
 @dataclass(frozen=True)
 class Population:
-    """A neuron node in the discrete form of the module docstring (per-neuron arrays)."""
+    """A neuron node in the discrete form of the module docstring (per-neuron arrays, flattened in C order)."""
 
     name: str
     kind: str
@@ -86,27 +127,51 @@ class ParsedNetwork:
 
 
 def _params(name: str, node: nir.NIRNode, *fields: str) -> dict[str, np.ndarray]:
-    out = {}
-    for field in fields:
-        value = np.atleast_1d(np.asarray(getattr(node, field), dtype=np.float64))
-        if not np.all(np.isfinite(value)) and not (field == "v_threshold" and np.all(np.isposinf(value))):
-            raise IRValidationError(f"NIR node {name!r}: parameter {field!r} contains NaN or infinite values")
-        out[field] = value
-    return out
+    """The named parameters, checked for NaN/inf, broadcast to one shape and flattened in C order."""
+    raw = {}
+    for key in fields:
+        value = np.atleast_1d(np.asarray(getattr(node, key), dtype=np.float64))
+        if not np.all(np.isfinite(value)) and not (key == "v_threshold" and np.all(np.isposinf(value))):
+            raise IRValidationError(f"NIR node {name!r}: parameter {key!r} contains NaN or infinite values")
+        raw[key] = value
+    shape = _param_shape(name, raw)
+    return {key: np.broadcast_to(value, shape).reshape(-1).copy() for key, value in raw.items()}
+
+
+def _param_shape(name: str, params: dict[str, np.ndarray]) -> tuple[int, ...]:
+    try:
+        return tuple(int(n) for n in np.broadcast_shapes(*(v.shape for v in params.values())))
+    except ValueError:
+        shapes = {k: v.shape for k, v in params.items()}
+        raise IRValidationError(f"NIR node {name!r}: parameter shapes {shapes} do not broadcast together") from None
+
+
+def _neuron_fields(node: nir.NIRNode) -> tuple[str, ...]:
+    if isinstance(node, nir.CubaLIF | nir.CubaLI):
+        base = ("tau_syn", "tau_mem", "r", "v_leak", "w_in")
+    elif isinstance(node, nir.LIF | nir.LI):
+        base = ("tau", "r", "v_leak")
+    else:  # IF
+        base = ("r",)
+    return base + (() if isinstance(node, nir.CubaLI | nir.LI) else ("v_threshold",))
+
+
+def _neuron_shape(name: str, node: nir.NIRNode) -> tuple[int, ...]:
+    """The shape of a neuron node: its parameters' broadcast shape (at least 1-D)."""
+    fields = _neuron_fields(node)
+    return _param_shape(name, {k: np.atleast_1d(np.asarray(getattr(node, k), dtype=np.float64)) for k in fields})
 
 
 def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
     kind = type(node).__name__
+    p = _params(name, node, *_neuron_fields(node))
     if isinstance(node, nir.CubaLIF | nir.CubaLI):
-        p = _params(name, node, "tau_syn", "tau_mem", "r", "v_leak", "w_in")
         alpha, beta = dt / p["tau_mem"], dt / p["tau_syn"]
-        gain = alpha * p["r"] * np.broadcast_to(p["w_in"], alpha.shape)
+        gain = alpha * p["r"] * p["w_in"]
     elif isinstance(node, nir.LIF | nir.LI):
-        p = _params(name, node, "tau", "r", "v_leak")
         alpha = dt / p["tau"]
         beta, gain = np.ones_like(alpha), alpha * p["r"]
     else:  # IF
-        p = _params(name, node, "r", "v_threshold")
         alpha, beta, gain = np.zeros_like(p["r"]), np.ones_like(p["r"]), p["r"]
         p["v_leak"] = np.zeros_like(alpha)
     if np.any(alpha < 0) or np.any(alpha > 1) or np.any(beta <= 0) or np.any(beta > 1):
@@ -117,7 +182,7 @@ def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
     if isinstance(node, nir.CubaLI | nir.LI):
         v_th = np.full_like(alpha, np.inf)
     else:
-        v_th = _params(name, node, "v_threshold")["v_threshold"] * np.ones_like(alpha)
+        v_th = p["v_threshold"]
         v_reset = np.asarray(getattr(node, "v_reset", 0.0), dtype=np.float64)
         if np.any(v_reset != 0):
             raise UnsupportedNodeError(f"NIR node {name!r}: v_reset must be 0 (Loihi resets v to 0), got {v_reset}")
@@ -127,13 +192,20 @@ def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
 def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     """Validate a NIR graph and read it into a `ParsedNetwork`.
 
+    Neuron nodes (CubaLIF, CubaLI, LIF, LI, IF) become populations; the chain of linear nodes (Linear, Affine,
+    Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, Delay) between the input or a population and a population
+    becomes one `Synapse` with a dense weight matrix, named after its first non-Delay node (a direct edge gives
+    the identity, named "SOURCE_to_TARGET"). The module docstring gives the maps and the shape rules.
+
     Args:
         graph: the NIR graph.
         dt: simulation step in seconds; defaults to the graph's recorded `dt`.
 
     Raises:
-        UnsupportedNodeError: a node type spikeport cannot map (the message lists the supported ones).
-        IRValidationError: missing dt, dangling edges, shape mismatches, NaN/inf parameters.
+        UnsupportedNodeError: a node type spikeport cannot map (the message lists the supported ones), or linear
+            nodes that branch, merge, loop, or do not lead from the input or a neuron node to a neuron node.
+        IRValidationError: missing dt, dangling edges, shape mismatches, NaN/inf parameters, delays that are not
+            whole steps or differ between the paths of one source-target pair.
     """
     dt = dt if dt is not None else graph_dt(graph)
     if dt is None or not dt > 0:
@@ -146,54 +218,308 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     outputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
         raise UnsupportedNodeError(f"spikeport needs one Input and one Output node, found {inputs} and {outputs}")
-    populations, synapses = {}, []
+    populations, shapes = {}, {}
     for name, node in graph.nodes.items():
         if isinstance(node, NEURON_NODES):
             populations[name] = _population(name, node, dt)
-        elif not isinstance(node, (*SYNAPSE_NODES, nir.Delay, nir.Input, nir.Output)):
+            shapes[name] = _neuron_shape(name, node)
+        elif not isinstance(node, (*CHAIN_NODES, nir.Input, nir.Output)):
             raise UnsupportedNodeError(
                 f"NIR node {name!r} has type {type(node).__name__}, which spikeport does not support; "
                 f"supported: {SUPPORTED}"
             )
-    input_size = int(np.prod(graph.nodes[inputs[0]].input_type["input"]))
-    sizes = {inputs[0]: input_size, **{n: p.size for n, p in populations.items()}}
+    input_name = inputs[0]
+    shapes[input_name] = _shape_of(input_name, graph.nodes[input_name].input_type["input"])
+    input_size = int(np.prod(shapes[input_name]))
+    chains = _chains(graph, input_name, populations)
+    used = {n for _, path, _ in chains for n in path}
     for name, node in graph.nodes.items():
-        if isinstance(node, SYNAPSE_NODES):
-            synapses.append(_synapse(graph, name, node, sizes, dt))
-    used_delays = {d for syn in synapses for d in syn_delay_nodes(graph, syn.name)}
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.Delay) and name not in used_delays:
+        if isinstance(node, CHAIN_NODES) and name not in used:
             raise UnsupportedNodeError(
-                f"NIR Delay node {name!r} must sit directly before or after a Linear/Affine node"
+                f"NIR node {name!r} ({type(node).__name__}) is not on a path from the input or a neuron node to a "
+                "neuron node; spikeport maps only linear nodes between two of those"
             )
+    position = {name: i for i, name in enumerate(graph.nodes)}
+    synapses, taken = [], set(graph.nodes)
+    for source, path, target in chains:
+        named = [n for n in path if not isinstance(graph.nodes[n], nir.Delay)] or list(path)
+        name = named[0] if named else _fresh_name(f"{source}_to_{target}", taken)
+        taken.add(name)
+        syn = _synapse(graph, name, source, path, target, shapes, populations[target].size, dt)
+        synapses.append((position[named[0] if named else target], syn))
+    synapses = [syn for _, syn in sorted(synapses, key=lambda item: item[0])]
     output_sources = [a for a, b in graph.edges if b == outputs[0]]
     if len(output_sources) != 1 or output_sources[0] not in populations:
         raise UnsupportedNodeError(f"the Output node must be fed by exactly one neuron node, got {output_sources}")
-    return ParsedNetwork(inputs[0], input_size, populations, synapses, output_sources[0], float(dt))
+    return ParsedNetwork(input_name, input_size, populations, synapses, output_sources[0], float(dt))
 
 
-def _walk_delays(graph: nir.NIRGraph, start: str, forward: bool) -> tuple[list[str], str | None]:
-    """Follow single edges through Delay nodes from `start`; returns (delay nodes passed, first other node)."""
-    passed, node = [], start
-    while True:
-        nxt = [b for a, b in graph.edges if a == node] if forward else [a for a, b in graph.edges if b == node]
-        if len(nxt) != 1:
-            return passed, None
-        if not isinstance(graph.nodes[nxt[0]], nir.Delay):
-            return passed, nxt[0]
-        passed.append(nxt[0])
-        node = nxt[0]
+def _fresh_name(base: str, taken: set[str]) -> str:
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    return name
 
 
-def syn_delay_nodes(graph: nir.NIRGraph, name: str) -> list[str]:
-    """The Delay nodes that belong to synapse `name` (before and after it)."""
-    return _walk_delays(graph, name, False)[0] + _walk_delays(graph, name, True)[0]
+def _shape_of(name: str, value) -> tuple[int, ...]:
+    if value is None:
+        raise IRValidationError(f"NIR node {name!r} has no shape (input_type)")
+    shape = tuple(int(n) for n in np.atleast_1d(np.asarray(value)).reshape(-1))
+    if not shape or any(n < 1 for n in shape):
+        raise IRValidationError(f"NIR node {name!r}: shape {shape} must have positive sizes")
+    return shape
 
 
-def _delay_steps(graph: nir.NIRGraph, names: list[str], size: int, dt: float) -> np.ndarray:
-    total = np.zeros(size, dtype=np.int64)
+def _chains(graph: nir.NIRGraph, input_name: str, populations: dict) -> list[tuple[str, tuple[str, ...], str]]:
+    """(source, linear nodes in signal order, target) for every path from the input or a population to a
+    population through linear nodes only."""
+    out_edges: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    in_edges: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for a, b in graph.edges:
+        out_edges[a].append(b)
+        in_edges[b].append(a)
+    chains = []
+    for source in (input_name, *populations):
+        for first in out_edges[source]:
+            if isinstance(graph.nodes[first], nir.Output):
+                continue
+            path, current = [], first
+            while isinstance(graph.nodes[current], CHAIN_NODES):
+                kind = type(graph.nodes[current]).__name__
+                if len(in_edges[current]) != 1:
+                    raise UnsupportedNodeError(
+                        f"NIR node {current!r} ({kind}) has {len(in_edges[current])} inputs {in_edges[current]}; "
+                        "a linear node between neuron nodes must have one input (merge signals at a neuron node)"
+                    )
+                path.append(current)
+                following = out_edges[current]
+                if len(following) != 1:
+                    raise UnsupportedNodeError(
+                        f"NIR node {current!r} ({kind}) has {len(following)} outputs {following}; the linear nodes "
+                        "between two neuron nodes must form one unbranched chain (branch at a neuron node instead)"
+                    )
+                current = following[0]
+                if current in path:
+                    raise UnsupportedNodeError(
+                        f"NIR node {current!r}: the linear nodes {path} form a loop without a neuron node"
+                    )
+            if current not in populations:
+                route = " -> ".join([source, *path, current])
+                raise UnsupportedNodeError(
+                    f"NIR path {route}: linear nodes must connect the input or a neuron node to a neuron node, "
+                    f"but this one ends at {current!r} ({type(graph.nodes[current]).__name__})"
+                )
+            chains.append((source, tuple(path), current))
+    return chains
+
+
+def _finite(name: str, key: str, value) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise IRValidationError(f"NIR node {name!r}: {key} contains NaN or infinite values")
+    return array
+
+
+def _broadcast(name: str, key: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """An elementwise parameter over a signal of `shape`, flattened (broadcast, or reshaped if the size matches)."""
+    value = np.atleast_1d(value)
+    try:
+        return np.broadcast_to(value, shape).reshape(-1)
+    except ValueError:
+        if value.size == int(np.prod(shape)):
+            return value.reshape(-1)
+        raise IRValidationError(
+            f"NIR node {name!r}: {key} of shape {value.shape} does not fit its input of shape {shape}"
+        ) from None
+
+
+def _ints(name: str, key: str, value, n: int, minimum: int) -> tuple[int, ...]:
+    try:
+        array = np.atleast_1d(np.asarray(value if value is not None else np.nan, dtype=np.float64)).reshape(-1)
+    except (TypeError, ValueError):
+        array = np.array([np.nan])
+    if array.size == 1:
+        array = np.repeat(array, n)
+    if array.size != n or not np.all(np.isfinite(array)) or np.any(array != np.round(array)) or np.any(array < minimum):
+        raise IRValidationError(f"NIR node {name!r}: {key} must be one or {n} integers >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in array)
+
+
+def _padding(name: str, value, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]):
+    """((before, after), ...) per spatial dimension; 'same' pads as PyTorch does (the odd pixel after)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SUO" and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes | np.bytes_):
+        value = value.decode()
+    if isinstance(value, str):
+        if value == "valid":
+            return tuple((0, 0) for _ in kernel)
+        if value == "same":
+            if any(s != 1 for s in stride):
+                raise IRValidationError(f"NIR node {name!r}: padding 'same' needs stride 1, got stride {stride}")
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise IRValidationError(f"NIR node {name!r}: padding must be integers, 'same' or 'valid', got {value!r}")
+    return tuple((p, p) for p in _ints(name, "padding", value, len(kernel), 0))
+
+
+def _window_matrix(name, weight, in_shape, stride, padding, dilation, groups) -> tuple[sparse.csr_matrix, tuple]:
+    """The sparse matrix of a 2-d cross-correlation (PyTorch's conv2d) on a (C, H, W) input, and the output shape.
+
+    weight: (C_out, C_in / groups, KH, KW); padding: ((top, bottom), (left, right)).
+    """
+    c_out, c_group, kh, kw = weight.shape
+    c, h, w = in_shape
+    out_hw = []
+    for size, (before, after), k, s, d in zip((h, w), padding, (kh, kw), stride, dilation, strict=True):
+        out_hw.append((size + before + after - d * (k - 1) - 1) // s + 1)
+    oh, ow = out_hw
+    if oh < 1 or ow < 1:
+        raise IRValidationError(
+            f"NIR node {name!r}: kernel {(kh, kw)} with dilation {dilation} does not fit its input {(h, w)} "
+            f"padded by {padding}"
+        )
+    oc = np.arange(c_out)[:, None, None, None]
+    ic = (oc // (c_out // groups)) * c_group + np.arange(c_group)[None, :, None, None]
+    oy, ox = np.arange(oh)[None, None, :, None], np.arange(ow)[None, None, None, :]
+    full = (c_out, c_group, oh, ow)
+    rows, cols, vals = [], [], []
+    for ky in range(kh):
+        for kx in range(kw):
+            iy = oy * stride[0] - padding[0][0] + ky * dilation[0]
+            ix = ox * stride[1] - padding[1][0] + kx * dilation[1]
+            value = weight[:, :, ky, kx][:, :, None, None]
+            keep = np.broadcast_to((iy >= 0) & (iy < h) & (ix >= 0) & (ix < w) & (value != 0), full)
+            rows.append(np.broadcast_to((oc * oh + oy) * ow + ox, full)[keep])
+            cols.append(np.broadcast_to((ic * h + iy) * w + ix, full)[keep])
+            vals.append(np.broadcast_to(value, full)[keep])
+    matrix = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(c_out * oh * ow, c * h * w)
+    )
+    return matrix, (c_out, oh, ow)
+
+
+def _spatial_input(name: str, shape: tuple[int, ...], declared, channels: int | None, ndim: int) -> tuple[int, ...]:
+    """The (C, *spatial) input shape of a convolution or pool: the incoming signal's own shape if it has ndim + 1
+    dimensions, else the node's declared spatial shape with `channels` channels."""
+    size = int(np.prod(shape))
+    declared = None if declared is None else _ints(name, "input shape", declared, ndim, 1)
+    if len(shape) == ndim + 1:
+        if declared is not None and tuple(shape[1:]) != declared:
+            raise IRValidationError(
+                f"NIR node {name!r}: its input_shape {declared} does not match the shape {shape} of its input"
+            )
+        full = tuple(shape)
+    elif declared is None or channels is None:
+        raise IRValidationError(
+            f"NIR node {name!r}: needs the {('(C, N)', '(C, H, W)')[ndim - 1]} shape of its input, which has shape "
+            f"{shape}; give the node an input_shape / input_type or the node before it that shape"
+        )
+    else:
+        full = (channels, *declared)
+    if int(np.prod(full)) != size:
+        raise IRValidationError(f"NIR node {name!r}: input shape {full} does not match its input of {size} values")
+    if channels is not None and full[0] != channels:
+        raise IRValidationError(f"NIR node {name!r}: expects {channels} input channels, but its input has shape {full}")
+    return full
+
+
+def _conv(name: str, node: nir.NIRNode, shape: tuple[int, ...]):
+    weight = _finite(name, "weight", node.weight)
+    ndim = 1 if isinstance(node, nir.Conv1d) else 2
+    if weight.ndim != ndim + 2:
+        raise IRValidationError(f"NIR node {name!r}: weight shape {weight.shape} must have {ndim + 2} dimensions")
+    groups = _ints(name, "groups", node.groups, 1, 1)[0]
+    if weight.shape[0] % groups:
+        raise IRValidationError(
+            f"NIR node {name!r}: {weight.shape[0]} output channels do not split into {groups} groups"
+        )
+    in_shape = _spatial_input(name, shape, node.input_shape, weight.shape[1] * groups, ndim)
+    kernel = tuple(weight.shape[2:])
+    stride = _ints(name, "stride", node.stride, ndim, 1)
+    dilation = _ints(name, "dilation", node.dilation, ndim, 1)
+    padding = _padding(name, node.padding, kernel, stride, dilation)
+    bias = _broadcast(name, "bias", _finite(name, "bias", node.bias), (weight.shape[0],))
+    if ndim == 1:  # as a 2-d convolution over a (C, 1, N) input
+        weight, in_shape = weight[:, :, None, :], (in_shape[0], 1, in_shape[1])
+        stride, dilation, padding = (1, *stride), (1, *dilation), ((0, 0), *padding)
+    matrix, out_shape = _window_matrix(name, weight, in_shape, stride, padding, dilation, groups)
+    if ndim == 1:
+        out_shape = (out_shape[0], out_shape[2])
+    return matrix, np.repeat(bias, int(np.prod(out_shape[1:]))), out_shape
+
+
+def _pool(name: str, node: nir.NIRNode, shape: tuple[int, ...]):
+    declared = (node.input_type or {}).get("input")
+    declared = None if declared is None else _shape_of(name, declared)
+    if len(shape) == 3:
+        channels = shape[0]
+    elif declared is not None and len(declared) == 3:
+        channels = declared[0]
+    else:
+        channels = None
+    in_shape = _spatial_input(name, shape, None if declared is None else declared[1:], channels, 2)
+    kernel = _ints(name, "kernel_size", node.kernel_size, 2, 1)
+    stride = _ints(name, "stride", node.stride if node.stride is not None else kernel, 2, 1)
+    padding = _padding(name, node.padding, kernel, stride, (1, 1))
+    value = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / (kernel[0] * kernel[1])
+    weight = np.full((in_shape[0], 1, *kernel), value)
+    matrix, out_shape = _window_matrix(name, weight, in_shape, stride, padding, (1, 1), in_shape[0])
+    return matrix, None, out_shape
+
+
+def _flatten_shape(name: str, node: nir.Flatten, shape: tuple[int, ...]) -> tuple[int, ...]:
+    declared = (node.input_type or {}).get("input")
+    if declared is not None:
+        declared = _shape_of(name, declared)
+        if int(np.prod(declared)) != int(np.prod(shape)):
+            raise IRValidationError(
+                f"NIR node {name!r}: its input_type {declared} does not match its input of shape {shape}"
+            )
+        shape = declared
+    start, end = int(node.start_dim), int(node.end_dim)
+    start, end = start + len(shape) if start < 0 else start, end + len(shape) if end < 0 else end
+    if not 0 <= start <= end < len(shape):
+        return (int(np.prod(shape)),)
+    return (*shape[:start], int(np.prod(shape[start : end + 1])), *shape[end + 1 :])
+
+
+def _node_map(name: str, node: nir.NIRNode, shape: tuple[int, ...]):
+    """(matrix or None for the identity, bias or None, output shape) of one linear node on a signal of `shape`."""
+    size = int(np.prod(shape))
+    if isinstance(node, nir.Linear | nir.Affine):
+        weight = _finite(name, "weight", node.weight)
+        if weight.ndim != 2 or weight.shape[1] != size:
+            raise IRValidationError(
+                f"NIR node {name!r} ({type(node).__name__}): weight shape {weight.shape} does not match its input "
+                f"of {size} values (shape {shape}); expected (n_out, {size})"
+            )
+        bias = None
+        if isinstance(node, nir.Affine):
+            bias = _broadcast(name, "bias", _finite(name, "bias", node.bias), (weight.shape[0],)).copy()
+        return weight, bias, (weight.shape[0],)
+    if isinstance(node, nir.Conv1d | nir.Conv2d):
+        return _conv(name, node, shape)
+    if isinstance(node, nir.SumPool2d | nir.AvgPool2d):
+        return _pool(name, node, shape)
+    if isinstance(node, nir.Scale):
+        scale = _broadcast(name, "scale", _finite(name, "scale", node.scale), shape)
+        return sparse.diags(scale, format="csr"), None, shape
+    if isinstance(node, nir.Flatten):
+        return None, None, _flatten_shape(name, node, shape)
+    raise AssertionError(f"not a linear node: {type(node).__name__}")  # Delay is handled by the caller
+
+
+def _uniform(delay) -> bool:
+    values = np.asarray(delay, dtype=np.float64).reshape(-1)
+    return values.size <= 1 or bool(np.all(values == values[0]))
+
+
+def _delay_steps(graph: nir.NIRGraph, names: list[str], shape: tuple[int, ...], dt: float) -> np.ndarray:
+    """Delay nodes on a signal of `shape`: their summed delays in whole steps, per element (flattened)."""
+    total = np.zeros(int(np.prod(shape)), dtype=np.int64)
     for name in names:
-        seconds = np.broadcast_to(np.asarray(graph.nodes[name].delay, dtype=np.float64), (size,))
+        seconds = _broadcast(name, "delay", np.asarray(graph.nodes[name].delay, dtype=np.float64), shape)
         if not np.all(np.isfinite(seconds)) or np.any(seconds < 0):
             raise IRValidationError(f"NIR node {name!r}: delay must be finite and >= 0, got {seconds}")
         steps = np.round(seconds / dt)
@@ -203,24 +529,81 @@ def _delay_steps(graph: nir.NIRGraph, names: list[str], size: int, dt: float) ->
     return total
 
 
-def _synapse(graph: nir.NIRGraph, name: str, node: nir.NIRNode, sizes: dict[str, int], dt: float) -> Synapse:
-    weight = np.asarray(node.weight, dtype=np.float64)
-    bias = np.asarray(node.bias, dtype=np.float64) if isinstance(node, nir.Affine) else None
-    for field, value in (("weight", weight), ("bias", bias)):
-        if value is not None and not np.all(np.isfinite(value)):
-            raise IRValidationError(f"NIR node {name!r}: {field} contains NaN or infinite values")
-    before, src = _walk_delays(graph, name, False)
-    after, dst = _walk_delays(graph, name, True)
-    populations = [n for n in sizes if not isinstance(graph.nodes[n], nir.Input)]
-    if src not in sizes or dst not in populations:
-        raise UnsupportedNodeError(
-            f"NIR node {name!r} ({type(node).__name__}) must connect the input or a neuron node to a neuron node "
-            f"(through Delay nodes at most); it has source {src!r} and target {dst!r}"
-        )
-    if weight.ndim != 2 or weight.shape != (sizes[dst], sizes[src]):
+def _compose_delays(name: str, matrix, reach: np.ndarray, delay: np.ndarray, delay_nodes: list[str]):
+    """Carry per-(element, source neuron) delays through a linear node; every path must keep one delay.
+
+    reach: bool (n, n_src), whether any path of nonzero weights leads from the source neuron to the element;
+    delay: int (n, n_src), that path's delay in steps (meaningful where reach).
+    """
+    structure = sparse.csr_matrix(matrix != 0, dtype=np.int64)
+    paths = reach.astype(np.int64)
+    count, first, second = structure @ paths, structure @ (paths * delay), structure @ (paths * delay * delay)
+    mixed = second * count != first * first  # the delays of the merged paths have nonzero variance
+    if np.any(mixed):
+        out, src = (int(i[0]) for i in np.nonzero(mixed))
         raise IRValidationError(
-            f"NIR edge {src!r} -> {name!r} -> {dst!r}: weight shape {weight.shape} does not match "
-            f"({sizes[dst]}, {sizes[src]})"
+            f"NIR node {name!r}: paths from source neuron {src} to its output {out} pass different delays of the "
+            f"Delay nodes {delay_nodes}; spikeport needs one delay per source-target pair: make those delays uniform "
+            "or put per-neuron delays next to the source or the target population"
         )
-    delays = _delay_steps(graph, before, sizes[src], dt)[None, :] + _delay_steps(graph, after, sizes[dst], dt)[:, None]
-    return Synapse(name=name, source=src, target=dst, weight=weight, bias=bias, delay_steps=delays)
+    return count > 0, np.where(count > 0, first // np.maximum(count, 1), 0)
+
+
+def _synapse(
+    graph: nir.NIRGraph,
+    name: str,
+    source: str,
+    path: tuple[str, ...],
+    target: str,
+    shapes: dict[str, tuple[int, ...]],
+    target_size: int,
+    dt: float,
+) -> Synapse:
+    """Compose the chain `path` from `source` to `target` into one synapse."""
+    shape = shapes[source]
+    n_src = int(np.prod(shape))
+    delay_nodes = [n for n in path if isinstance(graph.nodes[n], nir.Delay)]
+    per_path = any(not _uniform(graph.nodes[n].delay) for n in delay_nodes)
+    weight = bias = None  # weight None: the identity so far
+    reach, delay, uniform_delay = None, None, 0
+    if per_path:
+        reach, delay = np.eye(n_src, dtype=bool), np.zeros((n_src, n_src), dtype=np.int64)
+    for node_name in path:
+        node = graph.nodes[node_name]
+        if isinstance(node, nir.Delay):
+            steps = _delay_steps(graph, [node_name], shape, dt)
+            if per_path:
+                delay = delay + steps[:, None]
+            else:
+                uniform_delay += int(steps[0])
+            continue
+        matrix, node_bias, shape = _node_map(node_name, node, shape)
+        if matrix is None:
+            continue
+        if weight is None:
+            weight = matrix.toarray() if sparse.issparse(matrix) else np.array(matrix, dtype=np.float64)
+        else:
+            weight = matrix @ weight
+        bias = matrix @ bias if bias is not None else None
+        if node_bias is not None:
+            bias = node_bias if bias is None else bias + node_bias
+        if per_path:
+            reach, delay = _compose_delays(node_name, matrix, reach, delay, delay_nodes)
+    n_out = int(np.prod(shape))
+    if n_out != target_size:
+        route = " -> ".join([source, *path, target])
+        raise IRValidationError(
+            f"NIR path {route}: {(path or (source,))[-1]!r} gives {n_out} values (shape {shape}) but {target!r} has "
+            f"{target_size} neurons (shape {shapes[target]})"
+        )
+    weight = np.eye(n_src) if weight is None else np.asarray(weight, dtype=np.float64)
+    if per_path:
+        # entries without a path (zero weights) take the smallest delay of their row: no spurious zero delays
+        row_min = np.where(reach, delay, np.iinfo(np.int64).max).min(axis=1)
+        row_min = np.where(reach.any(axis=1), row_min, int(delay[reach].min()) if reach.any() else 0)
+        delay_steps = np.where(reach, delay, row_min[:, None]).astype(np.int64)
+    else:
+        delay_steps = np.full((n_out, n_src), uniform_delay, dtype=np.int64)
+    return Synapse(
+        name=name, source=source, target=target, weight=weight, bias=bias, delay_steps=delay_steps, nodes=path
+    )
