@@ -156,15 +156,43 @@ def _neuron_fields(node: nir.NIRNode) -> tuple[str, ...]:
     return base + (() if isinstance(node, nir.CubaLI | nir.LI) else ("v_threshold",))
 
 
+def _scalar_node_size(graph: nir.NIRGraph, name: str) -> int | None:
+    """The output size of the Linear/Affine feeding a neuron node through Delay nodes at most, if that is > 1."""
+    node = name
+    while True:
+        sources = [a for a, b in graph.edges if b == node]
+        if len(sources) != 1:
+            return None
+        node = sources[0]
+        kind = graph.nodes[node]
+        if isinstance(kind, nir.Linear | nir.Affine):
+            size = int(np.shape(kind.weight)[0])
+            return size if size > 1 else None
+        if not isinstance(kind, nir.Delay):
+            return None
+
+
+def _broadcast_population(pop: Population, size: int) -> Population:
+    arrays = {k: np.broadcast_to(getattr(pop, k), (size,)).copy() for k in ("beta", "alpha", "gain", "bias", "v_th")}
+    return Population(name=pop.name, kind=pop.kind, **arrays)
+
+
 def _neuron_shape(name: str, node: nir.NIRNode) -> tuple[int, ...]:
     """The shape of a neuron node: its parameters' broadcast shape (at least 1-D)."""
     fields = _neuron_fields(node)
     return _param_shape(name, {k: np.atleast_1d(np.asarray(getattr(node, k), dtype=np.float64)) for k in fields})
 
 
-def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
+TAU_CONVENTIONS = ("seconds", "norse")
+"""How a graph's `tau*` fields are written: in seconds (the NIR standard), or as norse <= 1.1's `to_nir` writes
+them, `dt / tau_inv` = dt * tau (its own `from_nir` reads seconds, so norse does not round-trip these)."""
+
+
+def _population(name: str, node: nir.NIRNode, dt: float, tau_convention: str = "seconds") -> Population:
     kind = type(node).__name__
     p = _params(name, node, *_neuron_fields(node))
+    if tau_convention == "norse":
+        p = {key: value / dt if key.startswith("tau") else value for key, value in p.items()}
     if isinstance(node, nir.CubaLIF | nir.CubaLI):
         alpha, beta = dt / p["tau_mem"], dt / p["tau_syn"]
         gain = alpha * p["r"] * p["w_in"]
@@ -178,6 +206,12 @@ def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
         raise IRValidationError(
             f"NIR node {name!r}: time constants must be >= dt ({dt} s); got decays alpha in "
             f"[{alpha.min():.3g}, {alpha.max():.3g}], beta in [{beta.min():.3g}, {beta.max():.3g}]"
+            + (
+                "; graphs written by norse.torch.to_nir store dt * tau: pass tau_convention='norse' "
+                "(CLI: --tau-convention norse)"
+                if tau_convention == "seconds"
+                else ""
+            )
         )
     if isinstance(node, nir.CubaLI | nir.LI):
         v_th = np.full_like(alpha, np.inf)
@@ -189,7 +223,7 @@ def _population(name: str, node: nir.NIRNode, dt: float) -> Population:
     return Population(name=name, kind=kind, beta=beta, alpha=alpha, gain=gain, bias=alpha * p["v_leak"], v_th=v_th)
 
 
-def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
+def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: str = "seconds") -> ParsedNetwork:
     """Validate a NIR graph and read it into a `ParsedNetwork`.
 
     Neuron nodes (CubaLIF, CubaLI, LIF, LI, IF) become populations; the chain of linear nodes (Linear, Affine,
@@ -200,6 +234,7 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     Args:
         graph: the NIR graph.
         dt: simulation step in seconds; defaults to the graph's recorded `dt`.
+        tau_convention: "seconds" (NIR) or "norse" (time constants as norse <= 1.1's `to_nir` writes them).
 
     Raises:
         UnsupportedNodeError: a node type spikeport cannot map (the message lists the supported ones), or linear
@@ -207,6 +242,8 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
         IRValidationError: missing dt, dangling edges, shape mismatches, NaN/inf parameters, delays that are not
             whole steps or differ between the paths of one source-target pair.
     """
+    if tau_convention not in TAU_CONVENTIONS:
+        raise IRValidationError(f"tau_convention must be one of {TAU_CONVENTIONS}, got {tau_convention!r}")
     dt = dt if dt is not None else graph_dt(graph)
     if dt is None or not dt > 0:
         raise IRValidationError("the NIR graph records no positive 'dt' in its metadata; pass dt explicitly")
@@ -221,8 +258,12 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> ParsedNetwork:
     populations, shapes = {}, {}
     for name, node in graph.nodes.items():
         if isinstance(node, NEURON_NODES):
-            populations[name] = _population(name, node, dt)
+            populations[name] = _population(name, node, dt, tau_convention)
             shapes[name] = _neuron_shape(name, node)
+            fed = _scalar_node_size(graph, name) if shapes[name] == (1,) else None
+            if fed is not None:  # scalar parameters (norse writes them): one value shared by every neuron fed
+                populations[name] = _broadcast_population(populations[name], fed)
+                shapes[name] = (fed,)
         elif not isinstance(node, (*CHAIN_NODES, nir.Input, nir.Output)):
             raise UnsupportedNodeError(
                 f"NIR node {name!r} has type {type(node).__name__}, which spikeport does not support; "

@@ -149,7 +149,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     source = Path(args.graph)
     result = import_nir(
-        source, dt=args.dt, chip=args.chip, samples=args.samples, steps=args.steps, rate=args.rate, seed=args.seed
+        source,
+        dt=args.dt,
+        tau_convention=args.tau_convention,
+        chip=args.chip,
+        samples=args.samples,
+        steps=args.steps,
+        rate=args.rate,
+        seed=args.seed,
     )
     out = Path(args.out) if args.out else source.with_suffix(".deploy.npz")
     save_deploy_graph(result.graph, out)
@@ -240,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("graph", help="the .nir file")
     p.add_argument("--out", default=None, help="deploy graph to write (default: GRAPH with suffix .deploy.npz)")
     p.add_argument("--dt", type=float, default=None, help="step in seconds if the graph records none")
+    p.add_argument(
+        "--tau-convention",
+        choices=("seconds", "norse"),
+        default="seconds",
+        help="how the graph stores time constants: seconds (NIR), or dt * tau as norse <= 1.1's to_nir writes them",
+    )
     p.add_argument("--chip", default="loihi2", choices=("loihi", "loihi2"), help="target chip (default %(default)s)")
     p.add_argument("--samples", type=int, default=16, help="calibration samples (default %(default)s)")
     p.add_argument("--steps", type=int, default=50, help="steps per calibration sample (default %(default)s)")

@@ -34,6 +34,7 @@ def import_nir(
     path: str | Path,
     *,
     dt: float | None = None,
+    tau_convention: str = "seconds",
     chip: str = "loihi2",
     calibration: np.ndarray | None = None,
     samples: int = 16,
@@ -46,10 +47,11 @@ def import_nir(
     Args:
         path: the NIR file.
         dt: simulation step in seconds if the graph records none.
+        tau_convention: "seconds", or "norse" for graphs written by norse <= 1.1's `to_nir`.
         chip: chip id for the deploy graph.
         calibration: (samples, steps, n_in) inputs; default: seeded random spikes of `rate`.
     """
-    net = parse_nir(read_nir(path), dt=dt)
+    net = parse_nir(read_nir(path), dt=dt, tau_convention=tau_convention)
     inputs = (
         calibration
         if calibration is not None

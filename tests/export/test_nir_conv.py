@@ -7,6 +7,8 @@ from a `.nir` file and validated end to end.
 
 from __future__ import annotations
 
+import warnings
+
 import nir
 import numpy as np
 import pytest
@@ -15,8 +17,8 @@ import torch.nn.functional as F
 
 from helpers.nir_conv_graphs import DT, chain_cases, chain_graph, conv_net_graph, if_node
 from helpers.nir_graphs import two_layer_graph
-from spikeport.errors import IRValidationError, UnsupportedNodeError
-from spikeport.export import parse_nir, read_nir, simulate_float
+from spikeport.errors import IRValidationError, SpikeportWarning, UnsupportedNodeError
+from spikeport.export import parse_nir, read_nir, simulate_float, write_nir
 from spikeport.simulators import compare_runs, run_reference
 from spikeport.targets import quantize
 
@@ -215,3 +217,14 @@ def test_conv_snn_from_a_nir_file_is_bit_true_on_lava(tmp_path):
     reference = run_reference(graph, x)
     for layer in ("if1", "if2", "if3"):
         assert 0.02 < reference.populations[layer].spikes.mean() < 0.6, f"{layer} should be active, not saturated"
+
+
+def test_graphs_that_nir_type_check_rejects_are_read_with_a_warning(tmp_path):
+    """nir 1.0.8 mis-infers grouped convolutions; read_nir falls back to an unchecked read and says so."""
+    case = next(c for c in chain_cases(np.random.default_rng(3)).values() if not c.type_check)
+    path = write_nir(case.graph(), tmp_path / "grouped.nir")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = read_nir(path)
+    assert any(issubclass(w.category, SpikeportWarning) and "type check" in str(w.message) for w in caught)
+    assert parse_nir(graph).synapses[0].weight.shape == (int(np.prod(case.out_shape)), int(np.prod(case.in_shape)))
