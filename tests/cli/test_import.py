@@ -63,3 +63,15 @@ def test_random_spikes_are_seeded():
 def test_import_of_a_missing_file_is_a_one_line_error(tmp_path, capsys):
     assert main(["import", str(tmp_path / "nope.nir")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.lava
+def test_convolutional_graph_validates_bit_true_through_the_cli(tmp_path, capsys):
+    """The acceptance network: 2x34x34 -> three Conv2d + IF -> SumPool2d -> Flatten -> Affine -> LI."""
+    from helpers.nir_conv_graphs import conv_net_graph
+
+    path = write_nir(conv_net_graph(np.random.default_rng(11)), tmp_path / "conv.nir")
+    code = main(["validate", str(path), "--samples", "3", "--steps", "25", "--rate", "0.3", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "BIT-EXACT: reference vs lava" in out and out.count("spiking,") == 3
