@@ -52,10 +52,6 @@ class RunRecord:
     def num_steps(self) -> int:
         return next(iter(self.populations.values())).spikes.shape[1]
 
-    def mean_v(self, population: str) -> np.ndarray:
-        """Membrane voltage averaged over steps, shape (samples, neurons): the readout of non-spiking outputs."""
-        return self.populations[population].v.astype(np.float64).mean(axis=1)
-
     def predictions(self, population: str) -> np.ndarray:
         """Class per sample: argmax of the mean readout voltage (ties go to the lowest index).
 

@@ -22,6 +22,8 @@ class ImportResult:
     graph: DeployGraph
     quantization: QuantizationReport
     agreement: list[LayerAgreement]
+    inputs: np.ndarray
+    """The calibration inputs (samples, steps, n_in) the agreement was measured on."""
 
 
 def random_spikes(size: int, *, samples: int, steps: int, rate: float, seed: int) -> np.ndarray:
@@ -59,4 +61,4 @@ def import_nir(
     )
     graph, report = quantize(net, calibration_inputs=inputs, chip=chip, metadata={"imported_from": Path(path).name})
     agreement = float_int_agreement(net, graph, inputs, run_reference(graph, inputs))
-    return ImportResult(net, graph, report, agreement)
+    return ImportResult(net, graph, report, agreement, inputs)

@@ -8,16 +8,11 @@ import numpy as np
 
 from spikeport.errors import SpikeportError
 from spikeport.ir import DeployGraph, load_deploy_graph
+from spikeport.nir_import import random_spikes
 from spikeport.simulators import Comparison, compare_runs, run_reference
 from spikeport.simulators.lava import run_lava
 
 DEFAULT_RANDOM_SAMPLES, DEFAULT_RANDOM_STEPS = 16, 50
-
-
-def random_inputs(graph: DeployGraph, *, samples: int, steps: int, seed: int, rate: float) -> np.ndarray:
-    """Seeded Bernoulli spike inputs (samples, steps, n_in) for a graph."""
-    rng = np.random.default_rng(seed)
-    return (rng.random((samples, steps, graph.input.size)) < rate).astype(np.int64)
 
 
 def validate_graph(
@@ -50,15 +45,20 @@ def validate_target(
     from spikeport.pipeline import DEPLOY_FILE, load_data
 
     if target.suffix == ".nir":
-        from spikeport.nir_import import import_nir
+        from spikeport.nir_import import import_nir  # quantization and NIR parsing only when needed
 
-        inputs_kw = dict(samples=samples or DEFAULT_RANDOM_SAMPLES, steps=steps or DEFAULT_RANDOM_STEPS, rate=rate)
-        result = import_nir(target, dt=dt, seed=seed, **inputs_kw)
+        result = import_nir(
+            target,
+            dt=dt,
+            seed=seed,
+            samples=samples or DEFAULT_RANDOM_SAMPLES,
+            steps=steps or DEFAULT_RANDOM_STEPS,
+            rate=rate,
+        )
         echo("float vs integer (reference) per layer, on the validation inputs:")
         for layer in result.agreement:
             echo(f"  {layer.describe()}")
-        inputs = random_inputs(result.graph, seed=seed, **inputs_kw)
-        return validate_graph(result.graph, inputs, progress=progress)
+        return validate_graph(result.graph, result.inputs, progress=progress)
     if target.is_dir():
         graph = load_deploy_graph(target / DEPLOY_FILE)
         inputs = load_data(target)["x_test"]
@@ -68,8 +68,12 @@ def validate_target(
         return validate_graph(graph, inputs, progress=progress, training_forward=True)
     if target.is_file():
         graph = load_deploy_graph(target)
-        inputs = random_inputs(
-            graph, samples=samples or DEFAULT_RANDOM_SAMPLES, steps=steps or DEFAULT_RANDOM_STEPS, seed=seed, rate=rate
+        inputs = random_spikes(
+            graph.input.size,
+            samples=samples or DEFAULT_RANDOM_SAMPLES,
+            steps=steps or DEFAULT_RANDOM_STEPS,
+            seed=seed,
+            rate=rate,
         )
         return validate_graph(graph, inputs, progress=progress)
     raise SpikeportError(f"{target} is neither a run directory nor a deploy graph file")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import nir
 import numpy as np
 import pytest
 import torch
 
-from helpers.nir_graphs import cuba_node
+from helpers.nir_graphs import recurrent_graph
 from spikeport.export import parse_nir, simulate_float, write_nir
 from spikeport.nir_import import import_nir, random_spikes
 from spikeport.validate import validate_graph
@@ -68,35 +67,7 @@ def test_norse_time_constants_read_as_seconds_give_an_error_naming_the_node_and_
 
 @pytest.mark.lava
 def test_recurrent_cubalif_graph_with_affine_biases_runs_bit_true(tmp_path):
-    rng = np.random.default_rng(8)
-    n_in, hidden, n_out = 16, 20, 4
-    graph = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type={"input": np.array([n_in])}),
-            "fc": nir.Affine(weight=rng.normal(0, 2.0, (hidden, n_in)), bias=rng.normal(0.3, 0.2, hidden)),
-            "fc_delay": nir.Delay(delay=np.full(hidden, DT)),
-            "lif": cuba_node(hidden),
-            "rec": nir.Affine(weight=rng.normal(0, 0.8, (hidden, hidden)), bias=np.zeros(hidden)),
-            "rec_delay": nir.Delay(delay=np.full(hidden, DT)),
-            "out": nir.Affine(weight=rng.normal(0, 1.0, (n_out, hidden)), bias=rng.normal(0, 0.1, n_out)),
-            "out_delay": nir.Delay(delay=np.full(n_out, DT)),
-            "readout": cuba_node(n_out, spiking=False),
-            "output": nir.Output(output_type={"output": np.array([n_out])}),
-        },
-        edges=[
-            ("input", "fc"),
-            ("fc", "fc_delay"),
-            ("fc_delay", "lif"),
-            ("lif", "rec"),
-            ("rec", "rec_delay"),
-            ("rec_delay", "lif"),
-            ("lif", "out"),
-            ("out", "out_delay"),
-            ("out_delay", "readout"),
-            ("readout", "output"),
-        ],
-        metadata={"dt": DT},
-    )
+    graph = recurrent_graph(np.random.default_rng(8), n_in=16, hidden=20, n_out=4, affine_biases=True)
     path = write_nir(graph, tmp_path / "recurrent.nir")
     result = import_nir(path, samples=8, steps=40)
     lif = result.graph.nodes["lif"]

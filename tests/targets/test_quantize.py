@@ -65,33 +65,11 @@ def test_readout_without_calibration_is_an_error(network_and_inputs):
 
 def test_recurrent_and_delayed_connections_quantize_and_track_the_float_network():
     """A recurrent CubaLIF population (self-connection through a one-step Delay) and a 3-step input delay."""
-    import nir
-
-    from helpers.nir_graphs import cuba_node
+    from helpers.nir_graphs import recurrent_graph
 
     rng = np.random.default_rng(5)
-    n_in, hidden, dt = 20, 16, 1e-3
-    graph = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(input_type={"input": np.array([n_in])}),
-            "fc": nir.Linear(weight=rng.normal(0, 2.0, (hidden, n_in))),
-            "fc_delay": nir.Delay(delay=np.full(hidden, 3 * dt)),
-            "lif": cuba_node(hidden),
-            "rec": nir.Linear(weight=rng.normal(0, 0.5, (hidden, hidden))),
-            "rec_delay": nir.Delay(delay=np.full(hidden, dt)),
-            "output": nir.Output(output_type={"output": np.array([hidden])}),
-        },
-        edges=[
-            ("input", "fc"),
-            ("fc", "fc_delay"),
-            ("fc_delay", "lif"),
-            ("lif", "rec"),
-            ("rec", "rec_delay"),
-            ("rec_delay", "lif"),
-            ("lif", "output"),
-        ],
-        metadata={"dt": dt},
-    )
+    n_in = 20
+    graph = recurrent_graph(rng, n_in=n_in, hidden=16, input_delay_steps=3)
     net = parse_nir(graph)
     x = (rng.random((16, 30, n_in)) < 0.3).astype(np.int64)
     deploy, report = quantize(net, calibration_inputs=x)
