@@ -14,6 +14,7 @@ Every supported neuron node becomes a `Population` with the same per-step update
 | LIF      | 1           | dt/tau    | dt/tau * r           | dt/tau * v_leak           |
 | LI       | 1           | dt/tau    | dt/tau * r           | dt/tau * v_leak (no spikes) |
 | IF       | 1           | 0         | r                    | 0                         |
+| Threshold| 1           | 1         | 1                    | 0 (v_th = threshold: v = x, stateless) |
 
 This is norse's forward-Euler discretization (see `spikeport.export.nir_io`) written so that it is exactly
 Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units. Neuron
@@ -55,8 +56,9 @@ from scipy import sparse
 
 from spikeport.errors import IRValidationError, UnsupportedNodeError
 from spikeport.export.nir_io import graph_dt
+from spikeport.export.nir_subgraphs import inline_subgraphs
 
-NEURON_NODES = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF)
+NEURON_NODES = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF, nir.Threshold)
 CHAIN_NODES = (
     nir.Linear,
     nir.Affine,
@@ -69,9 +71,12 @@ CHAIN_NODES = (
     nir.Delay,
 )
 SUPPORTED = (
-    "Input, Output, CubaLIF, CubaLI, LIF, LI, IF, and between them unbranched chains of Linear, Affine, Conv1d, "
-    "Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, Delay"
+    "Input, Output, CubaLIF, CubaLI, LIF, LI, IF, Threshold, nested NIRGraph subgraphs, and between neuron nodes "
+    "unbranched chains of Linear, Affine, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, Delay"
 )
+MAX_SYNAPSE_ENTRIES = 2**26
+"""Largest composed synapse matrix (n_out * n_in entries, 512 MiB in float64): chains are unrolled into dense
+matrices, so bigger ones would exhaust memory long before they fit a chip's cores."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,8 @@ def _neuron_fields(node: nir.NIRNode) -> tuple[str, ...]:
         base = ("tau_syn", "tau_mem", "r", "v_leak", "w_in")
     elif isinstance(node, nir.LIF | nir.LI):
         base = ("tau", "r", "v_leak")
+    elif isinstance(node, nir.Threshold):
+        return ("threshold",)
     else:  # IF
         base = ("r",)
     return base + (() if isinstance(node, nir.CubaLI | nir.LI) else ("v_threshold",))
@@ -199,6 +206,10 @@ def _population(name: str, node: nir.NIRNode, dt: float, tau_convention: str = "
     elif isinstance(node, nir.LIF | nir.LI):
         alpha = dt / p["tau"]
         beta, gain = np.ones_like(alpha), alpha * p["r"]
+    elif isinstance(node, nir.Threshold):  # stateless: v = x, no memory of the previous step
+        p["v_threshold"] = p["threshold"]
+        alpha, beta, gain = (np.ones_like(p["threshold"]) for _ in range(3))
+        p["v_leak"] = np.zeros_like(alpha)
     else:  # IF
         alpha, beta, gain = np.zeros_like(p["r"]), np.ones_like(p["r"]), p["r"]
         p["v_leak"] = np.zeros_like(alpha)
@@ -226,8 +237,9 @@ def _population(name: str, node: nir.NIRNode, dt: float, tau_convention: str = "
 def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: str = "seconds") -> ParsedNetwork:
     """Validate a NIR graph and read it into a `ParsedNetwork`.
 
-    Neuron nodes (CubaLIF, CubaLI, LIF, LI, IF) become populations; the chain of linear nodes (Linear, Affine,
-    Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, Delay) between the input or a population and a population
+    Nested NIRGraph nodes are inlined first (`spikeport.export.nir_subgraphs`). Neuron nodes (CubaLIF, CubaLI, LIF,
+    LI, IF, Threshold) become populations; the chain of linear nodes (Linear, Affine, Conv1d, Conv2d, SumPool2d,
+    AvgPool2d, Flatten, Scale, Delay) between the input or a population and a population
     becomes one `Synapse` with a dense weight matrix, named after its first non-Delay node (a direct edge gives
     the identity, named "SOURCE_to_TARGET"). The module docstring gives the maps and the shape rules.
 
@@ -240,13 +252,15 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: s
         UnsupportedNodeError: a node type spikeport cannot map (the message lists the supported ones), or linear
             nodes that branch, merge, loop, or do not lead from the input or a neuron node to a neuron node.
         IRValidationError: missing dt, dangling edges, shape mismatches, NaN/inf parameters, delays that are not
-            whole steps or differ between the paths of one source-target pair.
+            whole steps or differ between the paths of one source-target pair, a chain too large to unroll
+            (`MAX_SYNAPSE_ENTRIES`).
     """
     if tau_convention not in TAU_CONVENTIONS:
         raise IRValidationError(f"tau_convention must be one of {TAU_CONVENTIONS}, got {tau_convention!r}")
     dt = dt if dt is not None else graph_dt(graph)
     if dt is None or not dt > 0:
         raise IRValidationError("the NIR graph records no positive 'dt' in its metadata; pass dt explicitly")
+    graph = inline_subgraphs(graph)
     for src, dst in graph.edges:
         for end in (src, dst):
             if end not in graph.nodes:
@@ -590,6 +604,17 @@ def _compose_delays(name: str, matrix, reach: np.ndarray, delay: np.ndarray, del
     return count > 0, np.where(count > 0, first // np.maximum(count, 1), 0)
 
 
+def _check_dense_size(source: str, path: tuple[str, ...], target: str, at: str, n_out: int, n_in: int) -> None:
+    entries = n_out * n_in
+    if entries > MAX_SYNAPSE_ENTRIES:
+        route = " -> ".join([source, *path, target])
+        raise IRValidationError(
+            f"NIR path {route}: at node {at!r} the synapse becomes a dense {n_out} x {n_in} matrix ({entries:,} "
+            f"entries, {entries * 8 / 2**30:.1f} GiB); spikeport unrolls linear chains into dense connections of at "
+            f"most {MAX_SYNAPSE_ENTRIES:,} entries: reduce the input size or the layer widths, or split the layer"
+        )
+
+
 def _synapse(
     graph: nir.NIRGraph,
     name: str,
@@ -621,6 +646,7 @@ def _synapse(
         matrix, node_bias, shape = _node_map(node_name, node, shape)
         if matrix is None:
             continue
+        _check_dense_size(source, path, target, node_name, int(np.prod(shape)), n_src)
         if weight is None:
             weight = matrix.toarray() if sparse.issparse(matrix) else np.array(matrix, dtype=np.float64)
         else:
@@ -637,6 +663,8 @@ def _synapse(
             f"NIR path {route}: {(path or (source,))[-1]!r} gives {n_out} values (shape {shape}) but {target!r} has "
             f"{target_size} neurons (shape {shapes[target]})"
         )
+    if weight is None:
+        _check_dense_size(source, path, target, target, n_out, n_src)
     weight = np.eye(n_src) if weight is None else np.asarray(weight, dtype=np.float64)
     if per_path:
         # entries without a path (zero weights) take the smallest delay of their row: no spurious zero delays

@@ -147,27 +147,27 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     try:
         return nir.read(str(path))
     except ValueError as exc:
-        if "type" not in str(exc):
-            raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({exc})") from exc
-        # nir's own type inference gets grouped and non-square convolutions wrong (nir 1.0.8); spikeport's parser
-        # checks every shape itself, so read the graph without it and say so.
+        # nir's own checks (nir 1.0.8) reject graphs whose meaning is clear: type inference gets grouped and
+        # non-square convolutions wrong, and edges into a subgraph spelled "SUBGRAPH.INPUT" are unknown to it.
+        # spikeport's parser checks every shape and edge itself, so read the graph without them and say so.
+        graph = _read_unchecked(path, checked_error=exc)
         warnings.warn(
-            f"{path.name}: nir's type check rejected the graph ({exc}); read without it, "
-            "shapes are checked by spikeport",
+            f"{path.name}: nir's graph check rejected the graph ({exc}); read without it, "
+            "shapes and edges are checked by spikeport",
             SpikeportWarning,
             stacklevel=2,
         )
-        return _read_unchecked(path)
+        return graph
     except (OSError, KeyError, TypeError, AttributeError) as exc:
         hint = "not an HDF5 file or truncated" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({hint})") from exc
 
 
-def _read_unchecked(path: Path) -> nir.NIRGraph:
+def _read_unchecked(path: Path, checked_error: Exception) -> nir.NIRGraph:
     try:
         return nir.read(str(path), type_check=False)
-    except (OSError, KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({type(exc).__name__}: {exc})") from exc
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):
+        raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({checked_error})") from checked_error
 
 
 def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:

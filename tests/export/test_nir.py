@@ -84,8 +84,8 @@ def test_parse_errors_name_the_node_or_edge():
     with pytest.raises(IRValidationError, match=r"dangling edge"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
-    graph.nodes["lif"] = nir.Threshold(threshold=np.ones(30))
-    with pytest.raises(UnsupportedNodeError, match=r"'lif' has type Threshold.*supported"):
+    graph.nodes["lif"] = nir.I(r=np.ones(30))
+    with pytest.raises(UnsupportedNodeError, match=r"'lif' has type I.*supported"):
         parse_nir(graph)
     graph = two_layer_graph(rng)
     graph.metadata = {}

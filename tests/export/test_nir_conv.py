@@ -226,5 +226,5 @@ def test_graphs_that_nir_type_check_rejects_are_read_with_a_warning(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         graph = read_nir(path)
-    assert any(issubclass(w.category, SpikeportWarning) and "type check" in str(w.message) for w in caught)
+    assert any(issubclass(w.category, SpikeportWarning) and "graph check" in str(w.message) for w in caught)
     assert parse_nir(graph).synapses[0].weight.shape == (int(np.prod(case.out_shape)), int(np.prod(case.in_shape)))
