@@ -10,6 +10,7 @@ from spikeport.export.nir_io import (
     spikeport_facts,
     write_nir,
 )
+from spikeport.export.nir_network import network_to_nir, networks_close
 
 __all__ = [
     "FloatTrace",
@@ -18,6 +19,8 @@ __all__ = [
     "Synapse",
     "graph_dt",
     "model_to_nir",
+    "network_to_nir",
+    "networks_close",
     "nir_graphs_equal",
     "parse_nir",
     "read_nir",

@@ -9,15 +9,19 @@ Every supported neuron node becomes a `Population` with the same per-step update
 
 | NIR node | beta        | alpha     | gain                 | bias                      |
 |----------|-------------|-----------|----------------------|---------------------------|
-| CubaLIF  | dt/tau_syn  | dt/tau_mem| dt/tau_mem * r * w_in| dt/tau_mem * v_leak       |
-| CubaLI   | dt/tau_syn  | dt/tau_mem| dt/tau_mem * r * w_in| dt/tau_mem * v_leak (no spikes) |
+| CubaLIF  | dt/tau_syn  | dt/tau_mem| beta * alpha * r * w_in | dt/tau_mem * v_leak    |
+| CubaLI   | dt/tau_syn  | dt/tau_mem| beta * alpha * r * w_in | dt/tau_mem * v_leak (no spikes) |
 | LIF      | 1           | dt/tau    | dt/tau * r           | dt/tau * v_leak           |
 | LI       | 1           | dt/tau    | dt/tau * r           | dt/tau * v_leak (no spikes) |
 | IF       | 1           | 0         | r                    | 0                         |
 | Threshold| 1           | 1         | 1                    | 0 (v_th = threshold: v = x, stateless) |
 
-This is norse's forward-Euler discretization (see `spikeport.export.nir_io`) written so that it is exactly
-Loihi's CUBA LIF with u = cur and v = v, which is what makes quantization a pure change of units. Neuron
+This is the forward-Euler discretization of NIR's equations with the input held over the step (for CubaLIF:
+tau_syn dI/dt = -I + w_in x, tau_mem dv/dt = v_leak - v + r I; the current is updated first and the voltage
+integrates the new current, as norse's `from_nir` does), written so that it is exactly Loihi's CUBA LIF with
+u = cur and v = v, which is what makes quantization a pure change of units. A spike of weight w thus moves a
+CubaLIF's current by beta * w_in * w: a model whose current jumps by w (norse's `LIFCell`, snnTorch's
+`Synaptic`) is written with w_in = tau_syn / dt. Neuron
 parameters may be arrays of any shape (e.g. (C, H, W) after a convolution); a population is their broadcast shape
 flattened in C order.
 
@@ -191,8 +195,10 @@ def _neuron_shape(name: str, node: nir.NIRNode) -> tuple[int, ...]:
 
 
 TAU_CONVENTIONS = ("seconds", "norse")
-"""How a graph's `tau*` fields are written: in seconds (the NIR standard), or as norse <= 1.1's `to_nir` writes
-them, `dt / tau_inv` = dt * tau (its own `from_nir` reads seconds, so norse does not round-trip these)."""
+"""How a graph's time constants are written: in seconds (the NIR standard), or as norse <= 1.1's `to_nir` writes
+them: `tau* = dt / tau_inv` = dt * tau, and a `LIFCell` (current jumps by the input) as a CubaLIF with w_in = 1
+where the NIR equations need tau_syn / dt. Its own `from_nir` reads seconds and the equations, so norse does not
+round-trip these."""
 
 
 def _population(name: str, node: nir.NIRNode, dt: float, tau_convention: str = "seconds") -> Population:
@@ -200,9 +206,11 @@ def _population(name: str, node: nir.NIRNode, dt: float, tau_convention: str = "
     p = _params(name, node, *_neuron_fields(node))
     if tau_convention == "norse":
         p = {key: value / dt if key.startswith("tau") else value for key, value in p.items()}
+        if "w_in" in p:
+            p["w_in"] = p["w_in"] * p["tau_syn"] / dt
     if isinstance(node, nir.CubaLIF | nir.CubaLI):
         alpha, beta = dt / p["tau_mem"], dt / p["tau_syn"]
-        gain = alpha * p["r"] * p["w_in"]
+        gain = beta * alpha * p["r"] * p["w_in"]
     elif isinstance(node, nir.LIF | nir.LI):
         alpha = dt / p["tau"]
         beta, gain = np.ones_like(alpha), alpha * p["r"]

@@ -2,15 +2,16 @@
 
 Exported graphs use standard NIR nodes only (Input, Linear, Delay, CubaLIF, CubaLI, Output). Time constants and
 delays are in seconds; the simulation step `dt` (seconds) and the discretization are recorded in the graph
-metadata and in every neuron node's metadata, since NIR itself is continuous-time. The discretization is norse's
-(see `spikeport.train.model`): the input is added to the current first, then the voltage integrates the new
-current:
+metadata and in every neuron node's metadata, since NIR itself is continuous-time. The discretization is forward
+Euler of NIR's CubaLIF equations with the input held over the step (see `spikeport.export.nir_graph`):
 
-    I[t] = (1 - dt/tau_syn) * I[t-1] + w_in * x[t]
+    I[t] = I[t-1] + dt/tau_syn * (-I[t-1] + w_in * x[t])
     v[t] = v[t-1] + dt/tau_mem * (v_leak - v[t-1] + r * I[t]);  spike if v[t] > v_threshold, then v <- v_reset
 
-The one-step synaptic delay that spikeport's decoders train with (Loihi's Dense has it) is written explicitly as a
-NIR `Delay` node after each Linear, so other NIR readers see the same timing.
+norse's `LIFCell`, which the decoders train with, adds the input to the current unscaled, so it is written with
+w_in = tau_syn / dt (then dt/tau_syn * w_in = 1). The one-step synaptic delay that spikeport's decoders train with
+(Loihi's Dense has it) is written explicitly as a NIR `Delay` node after each Linear, so other NIR readers see the
+same timing.
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ import numpy as np
 
 from spikeport.errors import IRValidationError, SpikeportWarning
 
-DISCRETIZATION = "norse forward-euler: input added to the current, then v integrates the new current"
+DISCRETIZATION = "forward Euler, input held over the step: the current is updated first, v integrates the new current"
 METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph (format, class names, readout)
 EXPORT_FORMAT = 1
 
 
 def _array(t) -> np.ndarray:
     return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+
+
+def neuron_metadata(dt: float) -> dict:
+    """What every neuron node spikeport writes records: the step, the discretization and the reset."""
+    return {"dt": float(dt), "discretization": DISCRETIZATION, "reset": "to v_reset (zero)"}
 
 
 def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None = None) -> nir.NIRGraph:
@@ -46,7 +52,6 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
     """
     cfg = model.config
     hidden, n_classes = cfg.n_hidden, cfg.n_classes
-    node_meta = {"dt": float(cfg.dt_s), "discretization": DISCRETIZATION, "reset": "to v_reset (zero)"}
 
     def full(n: int, value: float) -> np.ndarray:
         return np.full(n, float(value))
@@ -62,8 +67,8 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
             v_leak=full(hidden, 0.0),
             v_threshold=full(hidden, cfg.v_th),
             v_reset=full(hidden, 0.0),
-            w_in=full(hidden, 1.0),
-            metadata=dict(node_meta),
+            w_in=full(hidden, cfg.tau_syn_s / cfg.dt_s),
+            metadata=neuron_metadata(cfg.dt_s),
         ),
         "fc_out": nir.Linear(weight=_array(model.fc_out.weight)),
         "fc_out_delay": nir.Delay(delay=full(n_classes, cfg.synaptic_delay_steps * cfg.dt_s)),
@@ -72,8 +77,8 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
             tau_mem=full(n_classes, cfg.readout_tau_mem_s),
             r=full(n_classes, 1.0),
             v_leak=full(n_classes, 0.0),
-            w_in=full(n_classes, 1.0),
-            metadata=dict(node_meta),
+            w_in=full(n_classes, cfg.readout_tau_syn_s / cfg.dt_s),
+            metadata=neuron_metadata(cfg.dt_s),
         ),
         "output": nir.Output(output_type={"output": np.array([n_classes])}),
     }
@@ -170,23 +175,43 @@ def _read_unchecked(path: Path, checked_error: Exception) -> nir.NIRGraph:
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({checked_error})") from checked_error
 
 
-def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph) -> bool:
-    """True if two graphs have the same nodes (types and every array parameter), edges and metadata."""
+def _values_equal(a, b, rtol: float) -> bool:
+    """Equality of parameter or metadata values: dicts key by key, arrays elementwise (floats up to rtol)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and set(a) == set(b)
+            and all(_values_equal(a[k], b[k], rtol) for k in a)
+        )
+    if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype.kind == "f" and b.dtype.kind == "f" and rtol > 0:
+            return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=0))
+        return bool(np.array_equal(a, b))
+    return a == b
+
+
+def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph, *, rtol: float = 0.0) -> bool:
+    """True if two graphs have the same nodes (types and every parameter, subgraphs recursively), edges and
+    metadata.
+
+    Float arrays must be equal, or with `rtol` > 0 equal up to that relative tolerance (for graphs that went
+    through a change of units such as dt / (dt / tau)).
+    """
     if set(a.nodes) != set(b.nodes) or sorted(a.edges) != sorted(b.edges):
         return False
-    if (a.metadata or {}) != (b.metadata or {}):
+    if not _values_equal(a.metadata or {}, b.metadata or {}, rtol):
         return False
     for name, node in a.nodes.items():
         other = b.nodes[name]
         if type(node) is not type(other):
             return False
+        if isinstance(node, nir.NIRGraph):
+            if not nir_graphs_equal(node, other, rtol=rtol):
+                return False
+            continue
         for key, value in vars(node).items():
-            if key in ("input_type", "output_type"):
-                continue
-            other_value = getattr(other, key, None)
-            if isinstance(value, np.ndarray) or isinstance(other_value, np.ndarray):
-                if not np.array_equal(np.asarray(value), np.asarray(other_value)):
-                    return False
-            elif value != other_value:
+            if key not in ("input_type", "output_type") and not _values_equal(value, getattr(other, key, None), rtol):
                 return False
     return True

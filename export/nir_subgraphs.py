@@ -64,7 +64,7 @@ def inline_subgraphs(graph: nir.NIRGraph) -> nir.NIRGraph:
     for a, b in graph.edges:
         sources = exits.get(a, [a])
         targets = entries.get(b, [b])
-        for end, spelled in ((a, sources), (b, targets)):
+        for end in (a, b):
             if end not in nodes and end not in entries and end not in exits:
                 subgraph = end.split(".", 1)[0]
                 if subgraph in graph.nodes and isinstance(graph.nodes[subgraph], nir.NIRGraph):

@@ -166,6 +166,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"float vs integer (reference) per layer, {args.samples} random samples x {args.steps} steps:")
     print("\n".join(f"  {layer.describe()}" for layer in result.agreement))
     print(f"wrote {out}; check it on Lava with `spikeport validate {out}`")
+    if args.nir_out:
+        from spikeport.export import network_to_nir, write_nir
+
+        print(f"wrote {write_nir(network_to_nir(result.network), args.nir_out)} (standard NIR, as spikeport reads it)")
     return 0
 
 
@@ -246,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("graph", help="the .nir file")
     p.add_argument("--out", default=None, help="deploy graph to write (default: GRAPH with suffix .deploy.npz)")
+    p.add_argument(
+        "--nir-out",
+        default=None,
+        help="also write the graph as spikeport reads it: a flat NIR graph of standard nodes (subgraphs inlined, "
+        "chains composed into Linear/Affine + Delay, time constants in seconds)",
+    )
     p.add_argument("--dt", type=float, default=None, help="step in seconds if the graph records none")
     p.add_argument(
         "--tau-convention",

@@ -76,3 +76,22 @@ def test_recurrent_cubalif_graph_with_affine_biases_runs_bit_true(tmp_path):
     from spikeport.cli import main
 
     assert main(["validate", str(path), "--samples", "4", "--steps", "40", "--no-progress"]) == 0
+
+
+def test_import_writes_a_norse_graph_back_in_seconds(tmp_path, capsys):
+    """`spikeport import --nir-out` normalizes a foreign convention: the written graph reads without the flag."""
+    from spikeport.cli import main
+    from spikeport.export import networks_close, read_nir
+
+    _, path = _norse_graph(tmp_path)
+    flat = tmp_path / "seconds.nir"
+    assert main(["import", str(path), "--dt", str(DT), "--tau-convention", "norse", "--nir-out", str(flat)]) == 0
+    assert f"wrote {flat} (standard NIR" in capsys.readouterr().out
+    original = parse_nir(read_nir(path), dt=DT, tau_convention="norse")
+    normalized = parse_nir(read_nir(flat))
+    assert networks_close(original, normalized)
+    x = random_spikes(12, samples=2, steps=15, rate=0.3, seed=3)
+    assert all(
+        np.array_equal(a.spikes, b.spikes)
+        for a, b in zip(simulate_float(original, x).values(), simulate_float(normalized, x).values(), strict=True)
+    )

@@ -6,10 +6,17 @@ import nir
 import numpy as np
 
 
-def cuba_node(n: int, *, spiking: bool = True, tau_syn: float = 5e-3, tau_mem: float = 1e-2, v_th: float = 1.0):
-    """A CubaLIF (or non-spiking CubaLI) node of n neurons with shared time constants."""
+def cuba_node(
+    n: int, *, spiking: bool = True, tau_syn: float = 5e-3, tau_mem: float = 1e-2, v_th: float = 1.0, dt: float = 1e-3
+):
+    """A CubaLIF (or non-spiking CubaLI) node of n neurons with shared time constants; w_in = tau_syn / dt, so a
+    spike of weight w moves the current by w."""
     kw = dict(
-        tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n)
+        tau_syn=np.full(n, tau_syn),
+        tau_mem=np.full(n, tau_mem),
+        r=np.ones(n),
+        v_leak=np.zeros(n),
+        w_in=np.full(n, tau_syn / dt),
     )
     if spiking:
         return nir.CubaLIF(v_threshold=np.full(n, v_th), v_reset=np.zeros(n), **kw)
