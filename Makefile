@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	$(PIP) install -q $(PINS) --no-deps --ignore-requires-python lava-nc==0.10.0; \
 	echo "[install] norse 1.1.0 from its sdist, without torchvision"; \
 	$(PIP) install -q $(PINS) --no-deps --no-build-isolation norse==1.1.0; \
+	echo "[install] snntorch 1.0.0 and sinabs 3.1.3 without dependencies (their live NIR exports are tested)"; \
+	$(PIP) install -q $(PINS) --no-deps snntorch==1.0.0 sinabs==3.1.3 pbr; \
 	echo "[install] spikeport (editable)"; \
 	$(PIP) install -q --no-deps --no-build-isolation -e .; \
 	touch $(STAMP); \

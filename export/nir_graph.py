@@ -52,13 +52,15 @@ paths do not merge).
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 
 import nir
 import numpy as np
 from scipy import sparse
 
-from spikeport.errors import IRValidationError, UnsupportedNodeError
+from spikeport.errors import IRValidationError, SpikeportWarning, UnsupportedNodeError
 from spikeport.export.nir_io import graph_dt
 from spikeport.export.nir_subgraphs import inline_subgraphs
 
@@ -310,11 +312,55 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: s
         taken.add(name)
         syn = _synapse(graph, name, source, path, target, shapes, populations[target].size, dt)
         synapses.append((position[named[0] if named else target], syn))
-    synapses = [syn for _, syn in sorted(synapses, key=lambda item: item[0])]
+    synapses = _delay_loops(input_name, [syn for _, syn in sorted(synapses, key=lambda item: item[0])])
     output_sources = [a for a, b in graph.edges if b == outputs[0]]
     if len(output_sources) != 1 or output_sources[0] not in populations:
         raise UnsupportedNodeError(f"the Output node must be fed by exactly one neuron node, got {output_sources}")
     return ParsedNetwork(input_name, input_size, populations, synapses, output_sources[0], float(dt))
+
+
+def _delay_loops(input_name: str, synapses: list[Synapse]) -> list[Synapse]:
+    """Synapses with every loop of zero-delay connections given one step of delay on the connection closing it.
+
+    NIR has no discrete time, so a recurrent connection without a Delay node has no defined step; every framework
+    that writes such loops (snnTorch's RLeaky/RSynaptic, norse's recurrent cells) feeds back the previous step's
+    spikes. The closing connections are found by a depth-first walk from the input in graph order, and named in a
+    `SpikeportWarning`.
+    """
+    instant = {}
+    for i, syn in enumerate(synapses):
+        if np.any(syn.delay_steps == 0):
+            instant.setdefault(syn.source, []).append(i)
+    closing, state = set(), {}  # state: 1 on the current path, 2 done
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        for i in instant.get(node, []):
+            target = synapses[i].target
+            if state.get(target) == 1:
+                closing.add(i)
+            elif target not in state:
+                visit(target)
+        state[node] = 2
+
+    for root in [input_name, *(syn.target for syn in synapses)]:
+        if root not in state:
+            visit(root)
+    if not closing:
+        return synapses
+    names = ", ".join(f"{synapses[i].name!r} ({synapses[i].source} -> {synapses[i].target})" for i in sorted(closing))
+    warnings.warn(
+        f"NIR graph: loop without a Delay node; read as one step of delay on {names}, i.e. the previous step's "
+        "spikes feed back (as snnTorch and norse run recurrent layers). Add a Delay node to make this explicit",
+        SpikeportWarning,
+        stacklevel=3,
+    )
+    return [
+        dataclasses.replace(syn, delay_steps=np.where(syn.delay_steps == 0, 1, syn.delay_steps))
+        if i in closing
+        else syn
+        for i, syn in enumerate(synapses)
+    ]
 
 
 def _fresh_name(base: str, taken: set[str]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeport.export import ParsedNetwork, simulate_float
+from spikeport.export import FloatTrace, ParsedNetwork, simulate_float
 from spikeport.ir import DeployGraph
 from spikeport.simulators import RunRecord
 
@@ -60,9 +60,16 @@ def step_shifts(net: ParsedNetwork) -> dict[str, int]:
     return {name: shift.get(name, 0) for name in net.populations}
 
 
-def float_int_agreement(net: ParsedNetwork, graph: DeployGraph, inputs: np.ndarray, record: RunRecord):
-    """Per-population agreement between the float NIR semantics and the integer run `record` of `graph`."""
-    float_run = simulate_float(net, inputs)
+def float_int_agreement(
+    net: ParsedNetwork,
+    graph: DeployGraph,
+    inputs: np.ndarray,
+    record: RunRecord,
+    float_run: dict[str, FloatTrace] | None = None,
+) -> list[LayerAgreement]:
+    """Per-population agreement between the float NIR semantics and the integer run `record` of `graph`
+    (`float_run`: `simulate_float(net, inputs)` if already computed)."""
+    float_run = float_run if float_run is not None else simulate_float(net, inputs)
     result = []
     for name, shift in step_shifts(net).items():
         steps = inputs.shape[1] - shift

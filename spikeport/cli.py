@@ -163,8 +163,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     populations = ", ".join(f"{p.name} ({p.kind}, {p.size})" for p in result.network.populations.values())
     print(f"imported {source}: dt {result.network.dt} s, input {result.network.input_size}, populations {populations}")
     print("\n".join(result.quantization.summary_lines()))
-    print(f"float vs integer (reference) per layer, {args.samples} random samples x {args.steps} steps:")
-    print("\n".join(f"  {layer.describe()}" for layer in result.agreement))
+    print("\n".join(result.fidelity_lines()))
     print(f"wrote {out}; check it on Lava with `spikeport validate {out}`")
     if args.nir_out:
         from spikeport.export import network_to_nir, write_nir

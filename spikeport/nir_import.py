@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from spikeport.agreement import LayerAgreement, float_int_agreement
-from spikeport.export import ParsedNetwork, parse_nir, read_nir
+from spikeport.export import ParsedNetwork, parse_nir, read_nir, simulate_float
+from spikeport.export.nir_norse_check import NorseCheck, norse_cross_check
 from spikeport.ir import DeployGraph
 from spikeport.simulators import run_reference
 from spikeport.targets import QuantizationReport, quantize
@@ -24,6 +25,18 @@ class ImportResult:
     agreement: list[LayerAgreement]
     inputs: np.ndarray
     """The calibration inputs (samples, steps, n_in) the agreement was measured on."""
+    norse_checks: list[NorseCheck]
+    """spikeport's float spikes against norse's `from_nir` on the same inputs, per population."""
+
+    def fidelity_lines(self) -> list[str]:
+        """Float vs integer agreement per layer, and the float cross-check against norse, as printable lines."""
+        samples, steps, _ = self.inputs.shape
+        return [
+            f"float vs integer (reference) per layer, {samples} samples x {steps} steps:",
+            *(f"  {layer.describe()}" for layer in self.agreement),
+            "float cross-check against norse's own NIR reader (norse.torch.from_nir):",
+            *(f"  {check.describe()}" for check in self.norse_checks),
+        ]
 
 
 def random_spikes(size: int, *, samples: int, steps: int, rate: float, seed: int) -> np.ndarray:
@@ -60,5 +73,7 @@ def import_nir(
         else random_spikes(net.input_size, samples=samples, steps=steps, rate=rate, seed=seed)
     )
     graph, report = quantize(net, calibration_inputs=inputs, chip=chip, metadata={"imported_from": Path(path).name})
-    agreement = float_int_agreement(net, graph, inputs, run_reference(graph, inputs))
-    return ImportResult(net, graph, report, agreement, inputs)
+    float_run = simulate_float(net, inputs)
+    agreement = float_int_agreement(net, graph, inputs, run_reference(graph, inputs), float_run)
+    norse_checks = norse_cross_check(net, inputs, {name: trace.spikes for name, trace in float_run.items()})
+    return ImportResult(net, graph, report, agreement, inputs, norse_checks)

@@ -55,9 +55,7 @@ def validate_target(
             steps=steps or DEFAULT_RANDOM_STEPS,
             rate=rate,
         )
-        echo("float vs integer (reference) per layer, on the validation inputs:")
-        for layer in result.agreement:
-            echo(f"  {layer.describe()}")
+        echo("\n".join(result.fidelity_lines()))
         return validate_graph(result.graph, result.inputs, progress=progress)
     if target.is_dir():
         graph = load_deploy_graph(target / DEPLOY_FILE)
