@@ -162,3 +162,14 @@ def test_chain_too_large_to_unroll_is_refused_with_its_size():
     )
     with pytest.raises(IRValidationError, match=r"'conv'.*1048576 x 262144 matrix.*at most"):
         parse_nir(graph)
+
+
+@pytest.mark.lava
+def test_nested_subgraph_runs_bit_true_through_validate(tmp_path, capsys):
+    from spikeport.cli import main
+
+    nested, _ = _nested_recurrent_graph(np.random.default_rng(6), edge_spelling="subgraph")
+    path = write_nir(nested, tmp_path / "nested.nir")
+    assert main(["validate", str(path), "--samples", "3", "--steps", "30", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "rlif.lif (spiking, +0 steps)" in out and "BIT-EXACT: reference vs lava" in out
