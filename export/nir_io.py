@@ -33,8 +33,9 @@ METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph
 EXPORT_FORMAT = 1
 
 
-def _array(t) -> np.ndarray:
-    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+def float64_array(t) -> np.ndarray:
+    """A torch tensor (or array-like) as a new float64 numpy array, for writing into NIR nodes."""
+    return np.array(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
 
 
 def neuron_metadata(dt: float) -> dict:
@@ -58,7 +59,7 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
 
     nodes = {
         "input": nir.Input(input_type={"input": np.array([cfg.n_inputs])}),
-        "fc_in": nir.Linear(weight=_array(model.fc_in.weight)),
+        "fc_in": nir.Linear(weight=float64_array(model.fc_in.weight)),
         "fc_in_delay": nir.Delay(delay=full(hidden, cfg.synaptic_delay_steps * cfg.dt_s)),
         "lif": nir.CubaLIF(
             tau_syn=full(hidden, cfg.tau_syn_s),
@@ -70,7 +71,7 @@ def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None
             w_in=full(hidden, cfg.tau_syn_s / cfg.dt_s),
             metadata=neuron_metadata(cfg.dt_s),
         ),
-        "fc_out": nir.Linear(weight=_array(model.fc_out.weight)),
+        "fc_out": nir.Linear(weight=float64_array(model.fc_out.weight)),
         "fc_out_delay": nir.Delay(delay=full(n_classes, cfg.synaptic_delay_steps * cfg.dt_s)),
         "readout": nir.CubaLI(
             tau_syn=full(n_classes, cfg.readout_tau_syn_s),
@@ -175,14 +176,14 @@ def _read_unchecked(path: Path, checked_error: Exception) -> nir.NIRGraph:
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({checked_error})") from checked_error
 
 
-def _values_equal(a, b, rtol: float) -> bool:
+def values_equal(a, b, rtol: float) -> bool:
     """Equality of parameter or metadata values: dicts key by key, arrays elementwise (floats up to rtol)."""
     if isinstance(a, dict) or isinstance(b, dict):
         return (
             isinstance(a, dict)
             and isinstance(b, dict)
             and set(a) == set(b)
-            and all(_values_equal(a[k], b[k], rtol) for k in a)
+            and all(values_equal(a[k], b[k], rtol) for k in a)
         )
     if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
         a, b = np.asarray(a), np.asarray(b)
@@ -201,7 +202,7 @@ def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph, *, rtol: float = 0.0) -> 
     """
     if set(a.nodes) != set(b.nodes) or sorted(a.edges) != sorted(b.edges):
         return False
-    if not _values_equal(a.metadata or {}, b.metadata or {}, rtol):
+    if not values_equal(a.metadata or {}, b.metadata or {}, rtol):
         return False
     for name, node in a.nodes.items():
         other = b.nodes[name]
@@ -212,6 +213,6 @@ def nir_graphs_equal(a: nir.NIRGraph, b: nir.NIRGraph, *, rtol: float = 0.0) -> 
                 return False
             continue
         for key, value in vars(node).items():
-            if key not in ("input_type", "output_type") and not _values_equal(value, getattr(other, key, None), rtol):
+            if key not in ("input_type", "output_type") and not values_equal(value, getattr(other, key, None), rtol):
                 return False
     return True
