@@ -133,6 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     comparisons = validate_target(
         Path(args.target),
         dt=args.dt,
+        tau_convention=args.tau_convention,
         samples=args.samples,
         steps=args.steps,
         seed=args.seed,
@@ -178,6 +179,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = stage_report(Path(args.run_dir), chip=args.chip)
     print("\n".join([*report["summary"], f"report: {Path(args.run_dir) / REPORT_FILE}"]))
     return 0
+
+
+def _add_tau_convention(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tau-convention",
+        choices=("seconds", "norse"),
+        default="seconds",
+        help="how a .nir graph stores time constants: seconds (NIR), or as norse <= 1.1's to_nir writes them "
+        "(dt * tau, LIFCell w_in unscaled)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run directory (uses its test inputs), a deploy graph file (*.deploy.npz) or a NIR graph (*.nir)",
     )
     p.add_argument("--dt", type=float, default=None, help="step in seconds for a .nir graph that records none")
+    _add_tau_convention(p)
     p.add_argument("--samples", type=int, default=None, help="samples to run (default: all test inputs, or 16 random)")
     p.add_argument("--steps", type=int, default=None, help="steps per sample for random inputs (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of random inputs (default %(default)s)")
@@ -256,12 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         "chains composed into Linear/Affine + Delay, time constants in seconds)",
     )
     p.add_argument("--dt", type=float, default=None, help="step in seconds if the graph records none")
-    p.add_argument(
-        "--tau-convention",
-        choices=("seconds", "norse"),
-        default="seconds",
-        help="how the graph stores time constants: seconds (NIR), or dt * tau as norse <= 1.1's to_nir writes them",
-    )
+    _add_tau_convention(p)
     p.add_argument("--chip", default="loihi2", choices=("loihi", "loihi2"), help="target chip (default %(default)s)")
     p.add_argument("--samples", type=int, default=16, help="calibration samples (default %(default)s)")
     p.add_argument("--steps", type=int, default=50, help="steps per calibration sample (default %(default)s)")

@@ -38,6 +38,7 @@ def validate_target(
     rate: float,
     progress: bool,
     dt: float | None = None,
+    tau_convention: str = "seconds",
     echo=print,
 ) -> list[Comparison]:
     """Validate a run directory (its test inputs, and the training-time integer forward of its model), a
@@ -50,6 +51,7 @@ def validate_target(
         result = import_nir(
             target,
             dt=dt,
+            tau_convention=tau_convention,
             seed=seed,
             samples=samples or DEFAULT_RANDOM_SAMPLES,
             steps=steps or DEFAULT_RANDOM_STEPS,

@@ -56,6 +56,18 @@ def test_norse_export_runs_bit_true_on_lava(tmp_path):
     assert comparisons[0].bit_exact, comparisons[0].summary()
 
 
+@pytest.mark.lava
+def test_norse_export_validates_through_the_cli_with_its_convention(tmp_path, capsys):
+    from spikeport.cli import main
+
+    _, path = _norse_graph(tmp_path)
+    args = ["validate", str(path), "--dt", str(DT), "--samples", "3", "--steps", "30", "--no-progress"]
+    assert main([*args, "--tau-convention", "norse"]) == 0
+    assert "BIT-EXACT: reference vs lava" in capsys.readouterr().out
+    assert main(args) == 2  # read as seconds, the time constants are shorter than dt: a one-line error
+    assert "--tau-convention norse" in capsys.readouterr().err
+
+
 def test_norse_time_constants_read_as_seconds_give_an_error_naming_the_node_and_the_fix(tmp_path):
     from spikeport.errors import IRValidationError
     from spikeport.export import read_nir
