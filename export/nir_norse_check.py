@@ -42,7 +42,8 @@ class NorseCheck:
     def describe(self) -> str:
         if self.spike_agreement is None:
             return f"{self.population}: not compared ({self.reason})"
-        shifted = f", Delay nodes removed, compared {self.lag} steps earlier" if self.lag else ""
+        unit = "step" if self.lag == 1 else "steps"
+        shifted = f", Delay nodes removed, compared {self.lag} {unit} earlier" if self.lag else ""
         return f"{self.population}: spikes agree {self.spike_agreement:.2%} with norse.from_nir{shifted}"
 
 

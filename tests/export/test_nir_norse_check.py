@@ -63,7 +63,7 @@ def test_decoder_export_hidden_layer_agrees_and_readout_is_reported_as_not_compa
     checks, spikes, _, _ = _check(model_to_nir(model))
     assert spikes["lif"].mean() > 0.02
     assert checks["lif"].spike_agreement == 1.0 and checks["lif"].lag == 1
-    assert "with norse.from_nir, Delay nodes removed, compared 1 steps earlier" in checks["lif"].describe()
+    assert "with norse.from_nir, Delay nodes removed, compared 1 step earlier" in checks["lif"].describe()
     assert checks["readout"].spike_agreement is None and "no LI/CubaLI" in checks["readout"].reason
 
 
