@@ -58,6 +58,8 @@ import norse.torch
 import torch
 from torch import Tensor, nn
 
+from spikeport.train.neurons import lif_cell
+
 __all__ = ["DecoderConfig", "DecoderOutput", "SpikingDecoder"]
 
 
@@ -133,17 +135,12 @@ class SpikingDecoder(nn.Module):
             fc_in = nn.Linear(config.n_inputs, config.n_hidden, bias=False)
             fc_out = nn.Linear(config.n_hidden, config.n_classes, bias=False)
         self.fc_in = fc_in
-        self.lif = norse.torch.LIFCell(
-            norse.torch.LIFParameters(
-                tau_syn_inv=torch.as_tensor(1.0 / config.tau_syn_s),
-                tau_mem_inv=torch.as_tensor(1.0 / config.tau_mem_s),
-                v_th=torch.as_tensor(config.v_th),
-                v_leak=torch.as_tensor(0.0),
-                v_reset=torch.as_tensor(0.0),
-                method="super",
-                alpha=torch.as_tensor(config.surrogate_alpha),
-            ),
-            dt=config.dt_s,
+        self.lif = lif_cell(
+            dt_s=config.dt_s,
+            tau_syn_s=config.tau_syn_s,
+            tau_mem_s=config.tau_mem_s,
+            v_th=config.v_th,
+            surrogate_alpha=config.surrogate_alpha,
         )
         self.fc_out = fc_out
         self.readout = norse.torch.LICell(

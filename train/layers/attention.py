@@ -60,6 +60,7 @@ import torch
 from torch import Tensor, nn
 
 from spikeport.train.layers.delay import delayed, threshold_unit
+from spikeport.train.neurons import lif_cell
 
 __all__ = ["AttentionConfig", "AttentionOutput", "ReparamLinear", "SpikeDrivenAttention", "attention_accumulates"]
 
@@ -230,17 +231,12 @@ class SpikeDrivenAttention(nn.Module):
 
     def _lif(self) -> norse.torch.LIFCell:
         cfg = self.config
-        return norse.torch.LIFCell(
-            norse.torch.LIFParameters(
-                tau_syn_inv=torch.as_tensor(1.0 / cfg.tau_syn_s),
-                tau_mem_inv=torch.as_tensor(1.0 / cfg.tau_mem_s),
-                v_th=torch.as_tensor(cfg.v_th),
-                v_leak=torch.as_tensor(0.0),
-                v_reset=torch.as_tensor(0.0),
-                method="super",
-                alpha=torch.as_tensor(cfg.surrogate_alpha),
-            ),
-            dt=cfg.dt_s,
+        return lif_cell(
+            dt_s=cfg.dt_s,
+            tau_syn_s=cfg.tau_syn_s,
+            tau_mem_s=cfg.tau_mem_s,
+            v_th=cfg.v_th,
+            surrogate_alpha=cfg.surrogate_alpha,
         )
 
     @property
