@@ -109,8 +109,13 @@ def _run_norse(graph: nir.NIRGraph, inputs: np.ndarray, dt: float) -> np.ndarray
     import torch
     from norse.torch import from_nir
 
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # from_nir logs per parameter
-    module = from_nir(graph, dt=dt).double()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # from_nir logs a warning per parameter it reads differently
+    try:
+        module = from_nir(graph, dt=dt, ignore_warnings=True).double()
+    finally:
+        root.setLevel(level)
     state, out = None, []
     with torch.no_grad():
         for t in range(inputs.shape[1]):

@@ -122,6 +122,16 @@ def _assert_matches(ours, theirs, *, mem_atol=1e-5):
     assert spikes.sum() > 0
 
 
+def _assert_leaky_layers_match(model: torch.nn.Sequential, net, x: np.ndarray, indices: tuple[int, ...], shape=None):
+    """Run the snntorch model with its Leaky layers `indices` recorded and compare them with spikeport's float run."""
+    for i in indices:
+        model[i] = _Recorder(model[i])
+    theirs = _snntorch_run(model, x, {str(i): model[i] for i in indices}, shape=shape)
+    ours = simulate_float(net, x)
+    for i in indices:
+        _assert_matches(ours[str(i)], theirs[str(i)])
+
+
 def test_snntorch_scalar_parameters_fail_nir_type_check_inside_the_export():
     snn = _snn()
     model = torch.nn.Sequential(torch.nn.Linear(5, 4), snn.Leaky(beta=0.9, init_hidden=True))
@@ -165,11 +175,7 @@ def test_snntorch_leaky_with_zero_reset_matches_spikeports_float_simulation(tmp_
     path = write_nir(_export_snntorch(model, (12,)), tmp_path / "snntorch.nir")
     net = parse_nir(read_nir(path), dt=SNNTORCH_DT)
     x = random_spikes(12, samples=4, steps=40, rate=0.3, seed=1)
-    model[1], model[3] = _Recorder(model[1]), _Recorder(model[3])
-    theirs = _snntorch_run(model, x, {"1": model[1], "3": model[3]})
-    ours = simulate_float(net, x)
-    _assert_matches(ours["1"], theirs["1"])
-    _assert_matches(ours["3"], theirs["3"])
+    _assert_leaky_layers_match(model, net, x, (1, 3))
 
 
 def test_snntorch_conv_leaky_flatten_graph_matches_spikeport(tmp_path):
@@ -205,12 +211,8 @@ def test_snntorch_conv_leaky_flatten_graph_matches_spikeport(tmp_path):
         expected = model[0](probe).reshape(3, -1).numpy()
     conv = net.synapses[0]
     np.testing.assert_allclose(probe.reshape(3, -1).numpy() @ conv.weight.T + conv.bias, expected, atol=1e-5)
-    model[1], model[4] = _Recorder(model[1]), _Recorder(model[4])
     x = random_spikes(72, samples=3, steps=30, rate=0.3, seed=2)
-    theirs = _snntorch_run(model, x, {"1": model[1], "4": model[4]}, shape=(2, 6, 6))
-    ours = simulate_float(net, x)
-    _assert_matches(ours["1"], theirs["1"])
-    _assert_matches(ours["4"], theirs["4"])
+    _assert_leaky_layers_match(model, net, x, (1, 4), shape=(2, 6, 6))
 
 
 def _synaptic_graph(tmp_path):
