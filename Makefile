@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	echo "[install] scientific stack with numpy<2"; \
 	$(PIP) install -q $(PINS) --only-binary=scipy "numpy<2" "scipy>=1.10.1,<1.16" \
 	  "asteval>=0.9.31,<0.10" "networkx<=2.8.7" "scikit-learn>=1.5" nir nirtorch h5py mne onnx onnxruntime \
-	  matplotlib tqdm pytest hypothesis ruff build "setuptools>=64" "setuptools_scm>=8" wheel; \
+	  matplotlib tqdm pytest hypothesis ruff import-linter build "setuptools>=64" "setuptools_scm>=8" wheel; \
 	echo "[install] lava-nc 0.10.0 (declares Python<3.11; spikeport carries the 3.11 fix)"; \
 	$(PIP) install -q $(PINS) --no-deps --ignore-requires-python lava-nc==0.10.0; \
 	echo "[install] norse 1.1.0 from its sdist, without torchvision"; \

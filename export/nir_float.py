@@ -1,6 +1,6 @@
 """Float simulation of a parsed NIR graph: the unquantized reference that integer runs are checked against.
 
-It runs the discrete form documented in `spikeport.export.nir_graph` in float64, batched over samples. For a
+It runs the discrete form documented in `spikeport.export.network` in float64, batched over samples. For a
 spikeport `SpikingDecoder` it reproduces the torch model's forward pass; for imported graphs it is the
 "what the float model means" side of the float-vs-integer comparison, and the quantizer calibrates ranges on it.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikeport.errors import UnsupportedNodeError
-from spikeport.export.nir_graph import ParsedNetwork
+from spikeport.export.network import ParsedNetwork
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Exported graphs use standard NIR nodes only (Input, Linear, Delay, CubaLIF, CubaLI, Output). Time constants and
 delays are in seconds; the simulation step `dt` (seconds) and the discretization are recorded in the graph
 metadata and in every neuron node's metadata, since NIR itself is continuous-time. The discretization is forward
-Euler of NIR's CubaLIF equations with the input held over the step (see `spikeport.export.nir_graph`):
+Euler of NIR's CubaLIF equations with the input held over the step (see `spikeport.export.nir_neurons`):
 
     I[t] = I[t-1] + dt/tau_syn * (-I[t-1] + w_in * x[t])
     v[t] = v[t-1] + dt/tau_mem * (v_leak - v[t-1] + r * I[t]);  spike if v[t] > v_threshold, then v <- v_reset
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import nir
 import numpy as np
 
 from spikeport.errors import IRValidationError, SpikeportWarning
+from spikeport.files import atomic_write
 
 DISCRETIZATION = "forward Euler, input held over the step: the current is updated first, v integrates the new current"
 METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph (format, class names, readout)
@@ -44,7 +43,7 @@ def neuron_metadata(dt: float) -> dict:
 
 
 def model_to_nir(model, *, class_names: tuple[str, ...] = (), extra: dict | None = None) -> nir.NIRGraph:
-    """Describe a trained `spikeport.train.SpikingDecoder` as a NIR graph.
+    """Describe a trained spiking decoder (the training stage's `SpikingDecoder`) as a NIR graph.
 
     Args:
         model: the decoder (its `fc_in`, `lif`, `fc_out`, `readout` and `config` are read).
@@ -104,7 +103,13 @@ def graph_dt(graph: nir.NIRGraph) -> float | None:
     """The simulation step of a graph, from graph or node metadata, or None if it records none."""
     for meta in [graph.metadata or {}, *((n.metadata or {}) for n in graph.nodes.values())]:
         if "dt" in meta:
-            return float(meta["dt"])
+            try:
+                (value,) = np.asarray(meta["dt"], dtype=np.float64).reshape(-1)
+                return float(value)
+            except (TypeError, ValueError):
+                raise IRValidationError(
+                    f"the NIR graph's metadata 'dt' is {meta['dt']!r}, not a step in seconds; give one (CLI: --dt)"
+                ) from None
     return None
 
 
@@ -132,24 +137,15 @@ def write_nir(graph: nir.NIRGraph, path: str | Path) -> Path:
 
     Torch tensors and 0-d parameters are converted in place first (see `_storable`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        nir.write(tmp, _storable(graph))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: nir.write(str(tmp), _storable(graph)))
 
 
 def read_nir(path: str | Path) -> nir.NIRGraph:
     """Read a `.nir` file with `nir.read`; a missing, corrupt or truncated file raises `IRValidationError`."""
     path = Path(path)
     if not path.is_file():
-        raise IRValidationError(f"NIR file {str(path)!r} does not exist")
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise IRValidationError(f"NIR file {str(path)!r} {problem}")
     try:
         return nir.read(str(path))
     except ValueError as exc:
@@ -164,7 +160,11 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
             stacklevel=2,
         )
         return graph
-    except (OSError, KeyError, TypeError, AttributeError) as exc:
+    except AssertionError as exc:  # nir's node constructors assert that a neuron's parameters share one shape
+        raise _parameter_error(path) or IRValidationError(
+            f"{str(path)!r} is not a readable NIR graph (nir: {exc or 'a node failed its check'})"
+        ) from exc
+    except (OSError, KeyError, TypeError, AttributeError, RuntimeError) as exc:  # h5py: RuntimeError if damaged
         hint = "not an HDF5 file or truncated" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({hint})") from exc
 
@@ -172,8 +172,44 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
 def _read_unchecked(path: Path, checked_error: Exception) -> nir.NIRGraph:
     try:
         return nir.read(str(path), type_check=False)
-    except (OSError, KeyError, ValueError, TypeError, AttributeError):
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, AssertionError, RuntimeError):
+        error = _parameter_error(path)
+        if error is not None:
+            raise error from checked_error
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({checked_error})") from checked_error
+
+
+def _parameter_error(path: Path) -> IRValidationError | None:
+    """The error naming the neuron node and parameters whose shapes differ in a NIR file, if there is one.
+
+    nir's reader only says "All parameters must have the same shape" (an assert) or fails to broadcast, without the
+    node; this looks the shapes up in the HDF5 file itself.
+    """
+    import h5py
+
+    from spikeport.export.nir_neurons import parameter_mismatch
+
+    def search(group, prefix: str) -> IRValidationError | None:
+        for name, node in group.items():
+            if not isinstance(node, h5py.Group) or "type" not in node:
+                continue
+            kind = node["type"][()]
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind == "NIRGraph" and "nodes" in node:
+                found = search(node["nodes"], f"{prefix}{name}.")
+            else:
+                shapes = {key: value.shape for key, value in node.items() if isinstance(value, h5py.Dataset)}
+                mismatch = parameter_mismatch(f"{prefix}{name}", kind, shapes)
+                found = None if mismatch is None else IRValidationError(f"{path.name}: {mismatch}")
+            if found is not None:
+                return found
+        return None
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return search(handle["node"]["nodes"], "")
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError):
+        return None
 
 
 def values_equal(a, b, rtol: float) -> bool:

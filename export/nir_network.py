@@ -7,7 +7,7 @@ discrete form; `network_to_nir` writes that form with plain NIR nodes, time cons
 
 and a spikeport decoder's own export comes back node for node. Each population becomes the neuron node of its
 kind with parameters that reproduce its (alpha, beta, gain, bias, v_th) exactly under the table in
-`spikeport.export.nir_graph`; each synapse becomes a Linear (Affine when it has a bias) named after the synapse
+`spikeport.export.nir_neurons`; each synapse becomes a Linear (Affine when it has a bias) named after the synapse
 and a Delay "NAME_delay" of its delays in seconds: after the Linear when the delay is one per target neuron
 (the usual case), before it when it is one per source neuron. Any other delay pattern is written as one
 Linear + Delay per delay value ("NAME_d3", "NAME_d3_delay"), the weights split by delay, which re-imports as
@@ -23,7 +23,7 @@ import nir
 import numpy as np
 
 from spikeport.errors import IRValidationError
-from spikeport.export.nir_graph import ParsedNetwork, Population, Synapse
+from spikeport.export.network import ParsedNetwork, Population, Synapse
 from spikeport.export.nir_io import neuron_metadata
 
 

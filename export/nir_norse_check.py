@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 
-from spikeport.export.nir_graph import ParsedNetwork
+from spikeport.export.network import ParsedNetwork
 from spikeport.export.nir_network import network_to_nir
 
 NORSE_NEURONS = (nir.CubaLIF, nir.LIF, nir.IF)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from spikeport.errors import RecordMismatchError
+from spikeport.simulators import saturation as sat
 from spikeport.simulators.record import RECORDED_VARS, RunRecord
 
 
@@ -39,10 +42,30 @@ class Comparison:
     values_differing: int
     differing_by_population: dict[str, dict[str, int]]
     first_mismatch: Mismatch | None
+    saturation: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """The saturation counts of the run that has them (a's if both do; {} if neither counts)."""
+    saturation_counted_by: str | None = None
+    """The backend whose run counted `saturation` (None if neither did)."""
 
     @property
     def bit_exact(self) -> bool:
         return self.values_differing == 0
+
+    def saturation_line(self) -> str:
+        """One line: what saturated, wrapped or was clipped, by whom it was counted and which runs it describes.
+
+        Lava's stock processes count nothing, so the reference's counts describe a Lava run only when the two are
+        bit-exact (every value equal, so every saturation happened in both); the line says which case holds.
+        """
+        counted_by = self.saturation_counted_by
+        if counted_by is None:
+            return "saturation: not counted (neither run counts it; the reference simulator does)"
+        other = self.name_b if counted_by == self.name_a else self.name_a
+        if self.bit_exact:
+            scope = f"counted by {counted_by}; {other} is bit-exact with it, so they hold for both"
+        else:
+            scope = f"counted by {counted_by} only; {other} differs and does not count"
+        return f"saturation ({scope}): {sat.describe(self.saturation)}"
 
     def summary(self) -> str:
         """One human-readable paragraph: verdict, counts, and the first mismatch if any."""
@@ -55,13 +78,28 @@ class Comparison:
             lines.append(f"  {pop}: " + ", ".join(f"{var} {n} differ" for var, n in counts.items()))
         if self.first_mismatch is not None:
             lines.append("  " + self.first_mismatch.describe(self.name_a, self.name_b))
+        lines.append("  " + self.saturation_line())
         return "\n".join(lines)
 
 
+def _layout(record: RunRecord) -> dict[str, tuple[int, ...]]:
+    """Population name -> spike-trace shape (samples, steps, neurons), in the record's order."""
+    return {name: tuple(trace.spikes.shape) for name, trace in record.populations.items()}
+
+
 def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
-    """Compare spikes, u and v of every population at every step; shapes and populations must agree."""
+    """Compare spikes, u and v of every population at every step; shapes and populations must agree.
+
+    Raises:
+        RecordMismatchError: the records hold different populations (or the same in another order), or a trace's
+            shape differs; both happen when the runs come from different graphs or different inputs.
+    """
     if list(a.populations) != list(b.populations):
-        raise ValueError(f"runs record different populations: {list(a.populations)} vs {list(b.populations)}")
+        raise RecordMismatchError(
+            f"cannot compare the {a.backend!r} and {b.backend!r} runs: they record different populations "
+            f"(name: (samples, steps, neurons)), {a.backend!r} {_layout(a)} vs {b.backend!r} {_layout(b)}; "
+            "run both on the same deploy graph, recording every population"
+        )
     compared = differing = 0
     by_pop: dict[str, dict[str, int]] = {}
     candidates: list[tuple[tuple[int, int, int, int, int], Mismatch]] = []
@@ -70,7 +108,11 @@ def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
         for var_index, var in enumerate(RECORDED_VARS):
             xa, xb = trace_a.var(var), trace_b.var(var)
             if xa.shape != xb.shape:
-                raise ValueError(f"population {name!r}, {var}: shapes differ, {xa.shape} vs {xb.shape}")
+                raise RecordMismatchError(
+                    f"cannot compare the {a.backend!r} and {b.backend!r} runs: population {name!r} {var} has shape "
+                    f"{xa.shape} in {a.backend!r} but {xb.shape} in {b.backend!r} (samples, steps, neurons); "
+                    "run both on the same inputs and deploy graph"
+                )
             diff = xa != xb
             compared += diff.size
             count = int(diff.sum())
@@ -85,4 +127,14 @@ def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
             )
             candidates.append((key, mismatch))
     first = min(candidates, key=lambda item: item[0])[1] if candidates else None
-    return Comparison(a.backend, b.backend, compared, differing, by_pop, first)
+    counted = a if a.saturation else b if b.saturation else None
+    return Comparison(
+        a.backend,
+        b.backend,
+        compared,
+        differing,
+        by_pop,
+        first,
+        saturation={name: dict(v) for name, v in counted.saturation.items()} if counted else {},
+        saturation_counted_by=counted.backend if counted else None,
+    )

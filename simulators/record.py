@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+
+from spikeport.errors import CorruptFileError
+from spikeport.files import atomic_write, read_npz
 
 RECORDED_VARS = ("spikes", "u", "v")
 
@@ -39,10 +44,15 @@ class RunRecord:
 
     backend: str
     populations: Mapping[str, PopulationTrace]
+    saturation: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Population or connection name -> variable -> how many values the chip's formats saturated, wrapped or
+    clipped in this run (`spikeport.simulators.saturation`); empty when the backend does not count (Lava)."""
     wall_time_s: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", MappingProxyType(dict(self.populations)))
+        counts = {str(name): MappingProxyType(_counts(name, v)) for name, v in dict(self.saturation).items()}
+        object.__setattr__(self, "saturation", MappingProxyType(counts))
 
     @property
     def num_samples(self) -> int:
@@ -64,17 +74,68 @@ class RunRecord:
         return np.abs(self.populations[population].spikes.astype(np.int64)).sum(axis=1)
 
 
+def _counts(name: object, variables: object) -> dict[str, int]:
+    """One node's saturation counts as {variable: int}, or ValueError if they are not non-negative integers."""
+    if not isinstance(variables, Mapping):
+        raise ValueError(f"saturation counts of {name!r} must be a mapping of variable to count, got {variables!r}")
+    out = {}
+    for var, n in variables.items():
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"saturation count {name!r} {var!r} must be a non-negative integer, got {n!r}")
+        out[str(var)] = int(n)
+    return out
+
+
 def save_record(record: RunRecord, path) -> None:
-    """Write a run record to a `.npz` file (one array per population and variable)."""
+    """Write a run record to a `.npz` file (one array per population and variable), atomically."""
     arrays = {f"{pop}/{var}": trace.var(var) for pop, trace in record.populations.items() for var in RECORDED_VARS}
-    np.savez_compressed(
-        path, __backend__=np.array(record.backend), __order__=np.array(list(record.populations)), **arrays
-    )
+
+    def fill(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                __backend__=np.array(record.backend),
+                __order__=np.array(list(record.populations)),
+                __saturation__=np.array(json.dumps({name: dict(v) for name, v in record.saturation.items()})),
+                **arrays,
+            )
+
+    atomic_write(path, fill)
 
 
 def load_record(path) -> RunRecord:
-    """Read a run record written by `save_record`."""
-    with np.load(path, allow_pickle=False) as data:
+    """Read a run record written by `save_record`; a damaged or foreign file raises `CorruptFileError`."""
+    data = read_npz(path, "run record")
+    try:
         order = [str(name) for name in data["__order__"]]
-        pops = {name: PopulationTrace(**{var: data[f"{name}/{var}"] for var in RECORDED_VARS}) for name in order}
-        return RunRecord(backend=str(data["__backend__"]), populations=pops)
+        backend = str(data["__backend__"])
+        arrays = {f"{name}/{var}": data[f"{name}/{var}"] for name in order for var in RECORDED_VARS}
+    except KeyError as exc:
+        raise CorruptFileError(f"run record {str(path)!r} lacks the array {exc}; was it written by spikeport?") from exc
+    shapes = {key: array.shape for key, array in arrays.items()}
+    if not order:
+        raise CorruptFileError(f"run record {str(path)!r} holds no populations")
+    for name in order:
+        own = {shapes[f"{name}/{var}"] for var in RECORDED_VARS}
+        if len(own) != 1 or len(next(iter(own))) != 3:
+            raise CorruptFileError(
+                f"run record {str(path)!r}: population {name!r} has spikes/u/v of shapes {sorted(own)}, expected one "
+                "(samples, steps, neurons) shape"
+            )
+    if len({shapes[f"{name}/spikes"][:2] for name in order}) != 1:
+        raise CorruptFileError(f"run record {str(path)!r}: populations disagree on (samples, steps)")
+    pops = {name: PopulationTrace(**{var: arrays[f"{name}/{var}"] for var in RECORDED_VARS}) for name in order}
+    return RunRecord(backend=backend, populations=pops, saturation=_load_saturation(data, path))
+
+
+def _load_saturation(data: Mapping[str, np.ndarray], path) -> Mapping[str, Mapping[str, int]]:
+    """The saturation counts of a record file; {} for files written before records carried them."""
+    if "__saturation__" not in data:
+        return {}
+    try:
+        counts = json.loads(str(data["__saturation__"]))
+        if not isinstance(counts, dict):
+            raise ValueError(f"expected a mapping of node to counts, got {counts!r}")
+        return {name: _counts(name, variables) for name, variables in counts.items()}
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise CorruptFileError(f"run record {str(path)!r}: the saturation counts are damaged: {exc}") from exc

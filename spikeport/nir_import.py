@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from spikeport.agreement import LayerAgreement, float_int_agreement
+from spikeport.errors import SpikeportError
 from spikeport.export import ParsedNetwork, parse_nir, read_nir, simulate_float
 from spikeport.export.nir_norse_check import NorseCheck, norse_cross_check
 from spikeport.ir import DeployGraph
+from spikeport.ir.formats import DEFAULT_CHIP
 from spikeport.simulators import run_reference
 from spikeport.targets import QuantizationReport, quantize
 
@@ -45,17 +49,54 @@ def random_spikes(size: int, *, samples: int, steps: int, rate: float, seed: int
     return (rng.random((samples, steps, size)) < rate).astype(np.int64)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """True if two paths name one file: equal once resolved (symbolic links followed), or hard links of one file."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(source: str | Path, outputs: Sequence[str | Path | None]) -> None:
+    """Refuse output paths that would overwrite the input graph, or each other, before anything is computed.
+
+    Args:
+        source: the graph being imported.
+        outputs: the files the import will write (None: not written).
+
+    Raises:
+        SpikeportError: naming both paths.
+    """
+    source, written = Path(source), []
+    for out in (Path(o) for o in outputs if o is not None):
+        if _same_file(out, source):
+            raise SpikeportError(
+                f"output {str(out)!r} is the input graph {str(source)!r}: the import would overwrite its own input; "
+                "give another output path"
+            )
+        for other in written:
+            if _same_file(out, other):
+                raise SpikeportError(
+                    f"outputs {str(other)!r} and {str(out)!r} are one file: the second would overwrite the first; "
+                    "give two different output paths"
+                )
+        written.append(out)
+
+
 def import_nir(
     path: str | Path,
     *,
     dt: float | None = None,
     tau_convention: str = "seconds",
-    chip: str = "loihi2",
+    chip: str = DEFAULT_CHIP,
     calibration: np.ndarray | None = None,
     samples: int = 16,
     steps: int = 50,
     rate: float = 0.2,
     seed: int = 0,
+    outputs: Sequence[str | Path | None] = (),
 ) -> ImportResult:
     """Read, validate and quantize a `.nir` file; compare float and integer runs on the calibration inputs.
 
@@ -65,7 +106,10 @@ def import_nir(
         tau_convention: "seconds", or "norse" for graphs written by norse <= 1.1's `to_nir`.
         chip: chip id for the deploy graph.
         calibration: (samples, steps, n_in) inputs; default: seeded random spikes of `rate`.
+        outputs: the files the caller will write from the result; refused up front if one is `path` or two are
+            one file (`check_outputs`).
     """
+    check_outputs(path, outputs)
     net = parse_nir(read_nir(path), dt=dt, tau_convention=tau_convention)
     inputs = (
         calibration

@@ -2,168 +2,166 @@
 
 A run directory holds one artifact per stage, so any stage can be re-run alone:
 
-    data.npz             encoded spike inputs (train/test), labels, subjects, and where the data came from
-    model.pt             trained decoder (state dict and config)             <- train
-    model.nir            NIR graph of the decoder                            <- export
-    model.deploy.npz     integer deploy graph; quantization.json             <- quantize
+    data.npz             encoded spike inputs (train/test), targets, and where the data came from
+    model.pt             trained model: family name, config and state dict   <- train
+    model.nir            NIR graph of the model                              <- export
+    model.deploy.npz     integer deploy graph (readout and task in its metadata); quantization.json  <- quantize
     record_<backend>.npz spikes, u, v of every population at every step     <- simulate
-    report.json          accuracy, bit-exactness, ops and energy             <- report
+    report.json          task metrics, bit-exactness, ops and energy         <- report
+
+Which model is built, trained, evaluated and exported is the model family's business
+(`spikeport.train.models`): the stages only call its hooks, so every registered family runs through them.
+
+Run integrity (`spikeport.integrity`): each stage checks every artifact it reads against the run's `manifest.json`
+(present, written by its stage, unchanged, made from the current versions of its inputs) and records every artifact it
+writes, with the hashes of what it was made from. A stage computes everything before it writes anything, and every
+write is atomic, so a failing stage leaves the previous artifacts as they were.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from spikeport.errors import SpikeportError
+from spikeport.errors import CorruptFileError, SpikeportError
+from spikeport.files import atomic_write, write_json
+from spikeport.ir.formats import DEFAULT_CHIP
+from spikeport.report import REPORT_INPUTS, REPORT_SCHEMA_VERSION, build_report
+from spikeport.rundir import (
+    DATA_FILE,
+    DEPLOY_FILE,
+    MODEL_FILE,
+    NIR_FILE,
+    QUANT_FILE,
+    REPORT_FILE,
+    TRAIN_FILE,
+    data_info,
+    load_data,
+    load_model,
+    model_family_name,
+    open_run,
+    record_name,
+    record_path,
+    require,
+    save_data,
+    save_model,
+)
+from spikeport.train.models.family import RunConfig
 
-REPORT_SCHEMA_VERSION = 1
-DATA_FILE, MODEL_FILE, NIR_FILE, DEPLOY_FILE = "data.npz", "model.pt", "model.nir", "model.deploy.npz"
-QUANT_FILE, TRAIN_FILE, REPORT_FILE = "quantization.json", "training.json", "report.json"
+__all__ = [
+    "DATA_FILE",
+    "DEPLOY_FILE",
+    "MODEL_FILE",
+    "NIR_FILE",
+    "QUANT_FILE",
+    "REPORT_FILE",
+    "REPORT_SCHEMA_VERSION",
+    "TRAIN_FILE",
+    "RunConfig",
+    "load_data",
+    "load_model",
+    "run_demo",
+    "stage_export",
+    "stage_quantize",
+    "stage_report",
+    "stage_simulate",
+    "stage_train",
+]
 
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """Settings of the built-in default job (synthetic motor-imagery EEG)."""
-
-    seed: int = 0
-    n_subjects: int = 4
-    trials_per_class: int = 40
-    num_steps: int = 32
-    n_hidden: int = 64
-    epochs: int | None = None
-    """None: the training loop's default."""
-    test_fraction: float = 0.25
-    chip: str = "loihi"
-    finetune_epochs: int = 5
-    """Epochs of quantization-aware fine-tuning through the integer forward pass (0: none)."""
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically with sorted keys, so identical content gives identical bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def _require(path: Path, stage: str) -> Path:
-    if not path.exists():
-        raise SpikeportError(f"{path} not found; run `spikeport {stage}` for this run directory first")
-    return path
-
-
-def load_data(run_dir: Path) -> dict[str, np.ndarray]:
-    """The encoded inputs and labels of a run directory."""
-    with np.load(_require(run_dir / DATA_FILE, "train"), allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
-
-
-def data_info(data: dict[str, np.ndarray]) -> dict:
-    """The provenance record stored with the data (source, synthetic flag, description, class names)."""
-    return json.loads(str(data["info"]))
+BACKENDS = ("reference", "lava")
 
 
-def stage_train(run_dir: Path, cfg: DemoConfig, *, progress: bool = True) -> dict:
-    """Generate the synthetic default data, encode it as spikes, train the decoder; returns training facts."""
-    import torch
+def stage_train(run_dir: Path, cfg: RunConfig, *, progress: bool = True) -> dict:
+    """Build the family's default data, train the family's model on it; returns the training facts.
 
-    from spikeport.train import (
-        BandPowerSpikeEncoder,
-        DecoderConfig,
-        SpikingDecoder,
-        accuracy,
-        fit,
-        make_synthetic_motor_imagery,
-        predict,
-        split_trials,
-    )
+    Writes `data.npz`, `model.pt` (with the family name) and `training.json`, after training has succeeded.
+    """
+    from spikeport.train.models import get_family
+    from spikeport.train.tasks import task_metrics
 
-    dataset = make_synthetic_motor_imagery(
-        n_subjects=cfg.n_subjects, trials_per_class=cfg.trials_per_class, seed=cfg.seed
-    )
-    train_idx, test_idx = split_trials(dataset, test_fraction=cfg.test_fraction, seed=cfg.seed)
-    encoder = BandPowerSpikeEncoder(num_steps=cfg.num_steps).fit(dataset.subset(train_idx))
-    x_train, x_test = encoder.encode(dataset.subset(train_idx)), encoder.encode(dataset.subset(test_idx))
-    y_train, y_test = dataset.labels[train_idx], dataset.labels[test_idx]
-    info = {
-        "source": "synthetic" if dataset.synthetic else "recorded",
-        "synthetic": bool(dataset.synthetic),
-        "description": dataset.description,
-        "class_names": list(dataset.class_names),
-        "input_names": list(encoder.input_names),
-        "n_subjects": cfg.n_subjects,
-        "seed": cfg.seed,
-    }
+    family = get_family(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        run_dir / DATA_FILE,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        subjects_train=dataset.subjects[train_idx],
-        subjects_test=dataset.subjects[test_idx],
-        info=np.array(json.dumps(info)),
-    )
-    model = SpikingDecoder(
-        DecoderConfig(n_inputs=encoder.n_inputs, n_hidden=cfg.n_hidden, n_classes=len(dataset.class_names)),
-        seed=cfg.seed,
-    )
-    fit_kwargs = {"seed": cfg.seed, "progress": progress}
-    if cfg.epochs is not None:
-        fit_kwargs["epochs"] = cfg.epochs
-    history = fit(model, x_train, y_train, **fit_kwargs)
-    torch.save({"config": asdict(model.config), "state_dict": model.state_dict()}, run_dir / MODEL_FILE)
+    manifest = open_run(run_dir)
+    data = family.make_data(cfg)
+    model = family.build_model(family.make_config(cfg, data), cfg.seed)
+    history = family.train(model, data, seed=cfg.seed, epochs=cfg.epochs, progress=progress)
     facts = {
-        "float_accuracy_test": accuracy(predict(model, x_test), y_test),
-        "float_accuracy_train": accuracy(predict(model, x_train), y_train),
+        "model": family.name,
+        "task": family.task.value,
+        "float_test": task_metrics(family.task, family.predict(model, data.x_test), data.y_test),
+        "float_train": task_metrics(family.task, family.predict(model, data.x_train), data.y_train),
         "epochs": len(history.loss),
         "final_loss": float(history.loss[-1]),
-        "n_train": len(y_train),
-        "n_test": len(y_test),
+        "n_train": len(data.y_train),
+        "n_test": len(data.y_test),
     }
+    save_data(run_dir, data.arrays(), dict(data.info))
+    save_model(run_dir, family.name, model)
     write_json(run_dir / TRAIN_FILE, facts)
+    manifest.record(DATA_FILE, "train", seed=cfg.seed)
+    manifest.record(MODEL_FILE, "train", inputs=(DATA_FILE,), seed=cfg.seed)
+    manifest.record(TRAIN_FILE, "train", inputs=(DATA_FILE, MODEL_FILE), seed=cfg.seed)
     return facts
 
 
-def load_model(run_dir: Path):
-    """The trained decoder of a run directory."""
-    import torch
+def _refuse_nan(graph, model_path: Path, where: str = "") -> None:
+    """Raise CorruptFileError if a NIR graph holds NaN anywhere, or an infinite weight or bias."""
+    import nir
 
-    from spikeport.train import DecoderConfig, SpikingDecoder
-
-    saved = torch.load(_require(run_dir / MODEL_FILE, "train"), weights_only=True)
-    model = SpikingDecoder(DecoderConfig(**saved["config"]))
-    model.load_state_dict(saved["state_dict"])
-    return model.eval()
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            _refuse_nan(node, model_path, f"{where}{name}.")
+            continue
+        for key, value in vars(node).items():
+            if hasattr(value, "detach"):  # a torch tensor (families may leave them in the graph)
+                value = value.detach().cpu().numpy()
+            if not isinstance(value, np.ndarray | float) or np.asarray(value).dtype.kind != "f":
+                continue
+            array = np.asarray(value)
+            bad = np.isnan(array) if key not in ("weight", "bias") else ~np.isfinite(array)
+            if bad.any():
+                raise CorruptFileError(
+                    f"{model_path}: NIR node '{where}{name}' parameter {key!r} holds {int(bad.sum())} NaN or "
+                    "infinite value(s); nothing was written. The trained model is unusable: re-run `spikeport train` "
+                    "(another --seed or fewer --epochs)"
+                )
 
 
 def stage_export(run_dir: Path) -> Path:
-    """Write the trained decoder as `model.nir` and check that reading it back gives an equal graph."""
-    from spikeport.export import model_to_nir, nir_graphs_equal, read_nir, write_nir
+    """Write the trained model as `model.nir`, checked to read back as an equal graph before it replaces the old one.
 
-    info = data_info(load_data(run_dir))
-    graph = model_to_nir(load_model(run_dir), class_names=tuple(info["class_names"]))
-    path = write_nir(graph, run_dir / NIR_FILE)
-    if not nir_graphs_equal(graph, read_nir(path)):
-        raise SpikeportError(f"{path}: reading the written NIR graph back gave a different graph")
+    A model with NaN parameters, or a graph that does not read back equal, fails with the previous `model.nir` intact.
+    """
+    from spikeport.export import nir_graphs_equal, read_nir, write_nir
+
+    manifest = open_run(run_dir)
+    family, model = load_model(run_dir, manifest)
+    info = data_info(load_data(run_dir, manifest))
+    graph = family.to_nir(model, info)
+    _refuse_nan(graph, run_dir / MODEL_FILE)
+    equal = family.nir_equal or nir_graphs_equal
+    path = run_dir / NIR_FILE
+
+    def fill(tmp: Path) -> None:
+        write_nir(graph, tmp)
+        if not equal(graph, read_nir(tmp)):
+            raise SpikeportError(
+                f"{path}: reading the written NIR graph back gave a different graph; nothing was written"
+            )
+
+    atomic_write(path, fill)
+    manifest.record(NIR_FILE, "export", inputs=(MODEL_FILE, DATA_FILE))
     return path
 
 
 def stage_quantize(
     run_dir: Path,
     *,
-    chip: str = "loihi",
+    chip: str = DEFAULT_CHIP,
     num_weight_bits: int = 8,
     finetune_epochs: int = 0,
     seed: int = 0,
@@ -171,27 +169,34 @@ def stage_quantize(
 ):
     """Quantize `model.nir` to `model.deploy.npz`, calibrated on the training inputs; returns (graph, report).
 
-    With `finetune_epochs`, the integer weights are then fine-tuned through the integer forward pass
-    (`spikeport.targets.qat`) and the test accuracy of that training-time forward is recorded.
+    The family's readout and task are written into the deploy graph's metadata. With `finetune_epochs`, the
+    integer weights are then fine-tuned through the integer forward pass (`spikeport.train.qat`) and the test
+    metrics of that training-time forward are recorded.
     """
     from spikeport.export import parse_nir, read_nir
     from spikeport.ir import save_deploy_graph
     from spikeport.simulators import run_reference
-    from spikeport.targets.qat import finetune_integer, integer_predictions
     from spikeport.targets.quantize import quantize
+    from spikeport.train.models import get_family, readout_scale
+    from spikeport.train.qat import finetune_integer, integer_predictions
+    from spikeport.train.tasks import task_metrics
 
-    data = load_data(run_dir)
-    net = parse_nir(read_nir(_require(run_dir / NIR_FILE, "export")))
+    manifest = open_run(run_dir)
+    data = load_data(run_dir, manifest)
+    family = get_family(model_family_name(run_dir, manifest))
+    info = data_info(data)
+    net = parse_nir(read_nir(require(run_dir, NIR_FILE, manifest)))
+    names = {key: info[key] for key in ("class_names", "output_names") if key in info}
     graph, report = quantize(
         net,
         calibration_inputs=data["x_train"],
         num_weight_bits=num_weight_bits,
         chip=chip,
-        metadata={"class_names": data_info(data)["class_names"]},
+        metadata={**names, "model": family.name, "task": family.task.value, "readout": family.readout.value},
     )
     details = report.to_dict()
     if finetune_epochs:
-        before = run_reference(graph, data["x_test"]).predictions(graph.output)
+        before = family.readout.apply(run_reference(graph, data["x_test"]), graph.output, readout_scale(graph))
         network, history = finetune_integer(
             graph, data["x_train"], data["y_train"], epochs=finetune_epochs, seed=seed, progress=progress
         )
@@ -199,123 +204,79 @@ def stage_quantize(
         details["integer_finetune"] = {
             "epochs": finetune_epochs,
             "loss": list(history.loss),
-            "train_accuracy": list(history.train_accuracy),
-            "test_accuracy_before": float(np.mean(before == data["y_test"])),
-            "test_accuracy_training_forward": float(
-                np.mean(integer_predictions(network, data["x_test"]) == data["y_test"])
+            f"train_{history.metric_name}": list(history.train_metric),
+            "test_before": task_metrics(family.task, before, data["y_test"]),
+            "test_training_forward": task_metrics(
+                family.task, integer_predictions(network, data["x_test"]), data["y_test"]
             ),
         }
     save_deploy_graph(graph, run_dir / DEPLOY_FILE)
     write_json(run_dir / QUANT_FILE, details)
+    inputs = (NIR_FILE, DATA_FILE, MODEL_FILE)
+    manifest.record(DEPLOY_FILE, "quantize", inputs=inputs, seed=seed)
+    manifest.record(QUANT_FILE, "quantize", inputs=(*inputs, DEPLOY_FILE), seed=seed)
     return graph, report
 
 
-def stage_simulate(run_dir: Path, backend: str, *, split: str = "test", progress: bool = True):
-    """Run the deploy graph on `backend` ('reference' or 'lava') over a data split; saves and returns the record."""
+def simulate_stage(backend: str, split: str = "test") -> str:
+    """The command that writes `record_<backend>.npz` from a data split, as the manifest records it."""
+    return f"simulate --backend {backend}" + ("" if split == "test" else f" --split {split}")
+
+
+def stage_simulate(
+    run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False
+):
+    """Run the deploy graph on `backend` ('reference' or 'lava') over a data split; saves and returns the record.
+
+    With `strict`, any saturation or wrap-around (counted by the reference simulator, which also runs first for a
+    Lava run, since Lava's stock processes count nothing) raises `SaturationError` and no record is written.
+    """
     from spikeport.ir import load_deploy_graph
     from spikeport.simulators import run_reference, save_record
-    from spikeport.simulators.lava import run_lava
 
-    graph = load_deploy_graph(_require(run_dir / DEPLOY_FILE, "quantize"))
-    inputs = load_data(run_dir)[f"x_{split}"]
+    if backend not in BACKENDS:
+        raise SpikeportError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if split not in ("test", "train"):
+        raise SpikeportError(f"unknown split {split!r}; choose test or train")
+    manifest = open_run(run_dir)
+    graph = load_deploy_graph(require(run_dir, DEPLOY_FILE, manifest))
+    inputs = load_data(run_dir, manifest)[f"x_{split}"]
     if backend == "reference":
-        record = run_reference(graph, inputs)
-    elif backend == "lava":
-        record = run_lava(graph, inputs, progress=progress)
+        record = run_reference(graph, inputs, strict=strict)
     else:
-        raise SpikeportError(f"unknown backend {backend!r}; choose 'reference' or 'lava'")
-    save_record(record, run_dir / f"record_{backend}.npz")
+        if strict:
+            run_reference(graph, inputs, strict=True)
+        from spikeport.simulators.lava import run_lava
+
+        record = run_lava(graph, inputs, progress=progress)
+    save_record(record, record_path(run_dir, backend))
+    manifest.record(record_name(backend), simulate_stage(backend, split), inputs=(DEPLOY_FILE, DATA_FILE))
     return record
 
 
-def stage_report(run_dir: Path, *, chip: str = "loihi", timings: dict | None = None) -> dict:
-    """Assemble `report.json` from the run directory's artifacts; returns the report."""
-    from spikeport.ir import load_deploy_graph
-    from spikeport.simulators import compare_runs, load_record
-    from spikeport.targets import count_ops, estimate_energy, load_chip
+def stage_report(
+    run_dir: Path, *, chip: str = DEFAULT_CHIP, timings: dict | None = None, strict: bool = False
+) -> dict:
+    """Assemble `report.json` from the run directory's artifacts (`spikeport.report`); returns the report.
 
-    data = load_data(run_dir)
-    graph = load_deploy_graph(_require(run_dir / DEPLOY_FILE, "quantize"))
-    ref = load_record(_require(run_dir / "record_reference.npz", "simulate --backend reference"))
-    lava = load_record(_require(run_dir / "record_lava.npz", "simulate --backend lava"))
-    training = json.loads(_require(run_dir / TRAIN_FILE, "train").read_text())
-    comparison = compare_runs(ref, lava)
-    quantization = json.loads(_require(run_dir / QUANT_FILE, "quantize").read_text())
-    finetune = quantization.get("integer_finetune")
-    y_test = data["y_test"]
-    readout_spikes = int(np.abs(ref.populations[graph.output].spikes).sum())
-    counts = count_ops(graph, data["x_test"], ref)
-    energy = estimate_energy(counts, load_chip(chip), steps_per_sample=ref.num_steps, dt_s=float(graph.metadata["dt"]))
-    report = {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "data": {
-            **data_info(data),
-            "n_train": len(data["y_train"]),
-            "n_test": len(y_test),
-            "steps_per_sample": ref.num_steps,
-            "n_inputs": int(data["x_test"].shape[2]),
-        },
-        "accuracy": {
-            "float": training["float_accuracy_test"],
-            "quantized_reference": float(np.mean(ref.predictions(graph.output) == y_test)),
-            "lava": float(np.mean(lava.predictions(graph.output) == y_test)),
-            "chance": float(np.max(np.bincount(y_test)) / len(y_test)),
-            **(
-                {
-                    "quantized_before_finetune": finetune["test_accuracy_before"],
-                    "integer_training_forward": finetune["test_accuracy_training_forward"],
-                }
-                if finetune
-                else {}
-            ),
-        },
-        "bit_exact": comparison.bit_exact,
-        "validation": {
-            "values_compared": comparison.values_compared,
-            "values_differing": comparison.values_differing,
-            "first_mismatch": asdict(comparison.first_mismatch) if comparison.first_mismatch else None,
-            "readout_spikes": readout_spikes,
-        },
-        "training": {k: v for k, v in training.items() if not k.startswith("float_accuracy_test")},
-        "quantization": quantization,
-        "ops": counts.to_dict(),
-        "energy": energy.to_dict(),
-        "chip": chip,
-        "timing": timings or {},
-    }
-    report["summary"] = [*summary_lines(report), *energy.summary_lines()]
+    Every artifact read is checked against the manifest first, so the report never mixes artifacts of different runs.
+    With `strict`, a run with any saturation or wrap-around raises `SaturationError` and no report is written.
+    """
+    from spikeport.simulators.saturation import check_strict
+
+    manifest = open_run(run_dir)
+    report = build_report(run_dir, chip=chip, timings=timings, manifest=manifest)
+    if strict:
+        check_strict(report["saturation"]["counts"], f"the test run of {run_dir}")
     write_json(run_dir / REPORT_FILE, report)
+    manifest.record(REPORT_FILE, "report", inputs=REPORT_INPUTS)
     return report
 
 
-def summary_lines(report: dict) -> list[str]:
-    """A short human summary of a report."""
-    acc = report["accuracy"]
-    data = report["data"]
-    label = "SYNTHETIC data" if data["synthetic"] else "recorded data"
-    lines = [
-        f"data: {label} ({data['description'].splitlines()[0]})",
-        f"      {data['n_train']} train / {data['n_test']} test trials, {data['steps_per_sample']} steps, "
-        f"{data['n_inputs']} input neurons",
-        f"accuracy (test): float {acc['float']:.3f} | quantized reference {acc['quantized_reference']:.3f} | "
-        f"Lava fixed_pt {acc['lava']:.3f} | chance {acc['chance']:.3f}",
-        *(
-            [
-                f"      integer fine-tuning: {acc['quantized_before_finetune']:.3f} before, training-time integer "
-                f"forward {acc['integer_training_forward']:.3f}"
-            ]
-            if "integer_training_forward" in acc
-            else []
-        ),
-        f"bit-exact reference vs Lava: {report['bit_exact']} ({report['validation']['values_compared']} values, "
-        f"{report['validation']['values_differing']} differ)",
-    ]
-    return lines
-
-
-def run_demo(run_dir: Path, cfg: DemoConfig, *, progress: bool = True, echo=print) -> dict:
-    """Every stage on the built-in synthetic data; writes all artifacts and `report.json`, returns the report."""
+def run_demo(run_dir: Path, cfg: RunConfig, *, progress: bool = True, echo=print) -> dict:
+    """Every stage on the family's default data; writes all artifacts and `report.json`, returns the report."""
     from spikeport.simulators import compare_runs
+    from spikeport.train.tasks import format_metrics
 
     timings: dict[str, float] = {}
 
@@ -327,9 +288,10 @@ def run_demo(run_dir: Path, cfg: DemoConfig, *, progress: bool = True, echo=prin
         return result
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "command.txt").write_text(" ".join(["spikeport", *sys.argv[1:]]) + f"\nseed={cfg.seed}\n{asdict(cfg)}\n")
+    command = " ".join(["spikeport", *sys.argv[1:]]) + f"\nseed={cfg.seed}\n{asdict(cfg)}\n"
+    atomic_write(run_dir / "command.txt", lambda tmp: tmp.write_text(command))
     facts = timed("train", stage_train, run_dir, cfg, progress=progress)
-    echo(f"      float test accuracy {facts['float_accuracy_test']:.3f} after {facts['epochs']} epochs")
+    echo(f"      float test {format_metrics(facts['float_test'])} after {facts['epochs']} epochs")
     timed("export", stage_export, run_dir)
     _, qreport = timed(
         "quantize",

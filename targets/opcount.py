@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spikeport.errors import IRValidationError
-from spikeport.ir import DeployGraph
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir.kinds import KindTable
 from spikeport.simulators.kernels import effective_weights
 
 if TYPE_CHECKING:
@@ -207,6 +208,76 @@ def _check_activity(name: str, array: np.ndarray, shape: tuple[int, int, int], w
     return array
 
 
+def _events(activity: np.ndarray) -> np.ndarray:
+    """Non-zero events per neuron over all samples and steps (a spike, +-1 spike or non-zero payload is one)."""
+    return np.count_nonzero(activity, axis=(0, 1)).astype(np.int64)
+
+
+def _count_spike_input(source: SpikeInput, inputs: np.ndarray) -> np.ndarray:
+    """Events per input neuron; every non-zero payload of a graded input counts as one event."""
+    samples, steps = int(inputs.shape[0]), int(inputs.shape[1])
+    return _events(_check_activity(source.name, inputs, (samples, steps, source.size), "input"))
+
+
+def _count_lif(pop: LIFInt, record: RunRecord, samples: int, steps: int) -> tuple[np.ndarray, PopulationOps]:
+    """Events per neuron and the update counts of a LIF-type population (ternary -1 spikes count as events)."""
+    if pop.name not in record.populations:
+        raise IRValidationError(
+            f"population {pop.name!r} is not in the {record.backend!r} record "
+            f"(has {list(record.populations)}); record every population to count operations"
+        )
+    spikes = np.asarray(record.populations[pop.name].spikes)
+    events = _events(_check_activity(pop.name, spikes, (samples, steps, pop.size), "population"))
+    active = int(events.sum())
+    updates = pop.size * steps * samples
+    ops = PopulationOps(
+        name=pop.name,
+        size=pop.size,
+        samples=samples,
+        spikes=active,
+        neuron_updates=updates,
+        active_updates=active,
+        inactive_updates=updates - active,
+    )
+    return events, ops
+
+
+def _count_dense(
+    graph: DeployGraph, dense: DenseInt, events: dict[str, np.ndarray], samples: int, steps: int
+) -> SynapseOps:
+    """Synaptic operations of a `Dense`/`DelayDense` node under every `SynopConvention`."""
+    source = graph.source_of(dense).name
+    nonzero_per_column = np.count_nonzero(effective_weights(dense.weights, dense.num_weight_bits), axis=0)
+    source_events = int(events[source].sum())
+    return SynapseOps(
+        name=dense.name,
+        source=source,
+        target=graph.target_of(dense).name,
+        fan_out=dense.out_size,
+        samples=samples,
+        source_events=source_events,
+        synops=source_events * dense.out_size,
+        synops_effective=int(events[source] @ nonzero_per_column.astype(np.int64)),
+        synops_dense=dense.in_size * dense.out_size * steps * samples,
+    )
+
+
+KIND_TABLE: KindTable = KindTable(
+    "the op counter",
+    {
+        SpikeInput.kind: _count_spike_input,
+        DenseInt.kind: _count_dense,
+        LIFInt.kind: _count_lif,
+        LIFResetInt.kind: _count_lif,
+        TernaryLIFInt.kind: _count_lif,
+    },
+)
+"""How each node kind is counted, by role: a SOURCE's `(node, inputs) -> events per neuron`; a POPULATION's
+`(node, record, samples, steps) -> (events per neuron, PopulationOps)`; a CONNECTION's
+`(graph, node, events by source name, samples, steps) -> SynapseOps`. A reset LIF is counted like a plain one:
+the reset is part of the neuron update, not an extra operation."""
+
+
 def count_ops(graph: DeployGraph, inputs: np.ndarray, record: RunRecord) -> OpCounts:
     """Count the operations a run of `graph` performed.
 
@@ -220,61 +291,25 @@ def count_ops(graph: DeployGraph, inputs: np.ndarray, record: RunRecord) -> OpCo
 
     Raises:
         IRValidationError: a population is missing from the record, or shapes disagree.
+        UnsupportedNodeError: the graph holds a node kind with no entry in `KIND_TABLE`.
     """
     x = np.asarray(inputs)
     if x.ndim != 3:
         raise IRValidationError(f"inputs must have shape (samples, steps, n_in), got {x.shape}")
     samples, steps = int(x.shape[0]), int(x.shape[1])
-    shape = (samples, steps, graph.input.size)
-    activity = {graph.input.name: _check_activity(graph.input.name, x, shape, "input")}
-    for pop in graph.populations:
-        if pop.name not in record.populations:
-            raise IRValidationError(
-                f"population {pop.name!r} is not in the {record.backend!r} record "
-                f"(has {list(record.populations)}); record every population to count operations"
-            )
-        spikes = np.asarray(record.populations[pop.name].spikes)
-        activity[pop.name] = _check_activity(pop.name, spikes, (samples, steps, pop.size), "population")
+    source = graph.input
     # events[name][j]: non-zero events of neuron j of `name`, over all samples and steps
-    events = {name: np.count_nonzero(a, axis=(0, 1)).astype(np.int64) for name, a in activity.items()}
-    synapses = []
-    for dense in graph.synapses:
-        source = graph.source_of(dense).name
-        nonzero_per_column = np.count_nonzero(effective_weights(dense.weights, dense.num_weight_bits), axis=0)
-        source_events = int(events[source].sum())
-        synapses.append(
-            SynapseOps(
-                name=dense.name,
-                source=source,
-                target=graph.target_of(dense).name,
-                fan_out=dense.out_size,
-                samples=samples,
-                source_events=source_events,
-                synops=source_events * dense.out_size,
-                synops_effective=int(events[source] @ nonzero_per_column.astype(np.int64)),
-                synops_dense=dense.in_size * dense.out_size * steps * samples,
-            )
-        )
+    events = {source.name: KIND_TABLE.handler(source)(source, x)}
     populations = []
     for pop in graph.populations:
-        active = int(events[pop.name].sum())
-        updates = pop.size * steps * samples
-        populations.append(
-            PopulationOps(
-                name=pop.name,
-                size=pop.size,
-                samples=samples,
-                spikes=active,
-                neuron_updates=updates,
-                active_updates=active,
-                inactive_updates=updates - active,
-            )
-        )
+        events[pop.name], ops = KIND_TABLE.handler(pop)(pop, record, samples, steps)
+        populations.append(ops)
+    synapses = [KIND_TABLE.handler(c)(graph, c, events, samples, steps) for c in graph.connections]
     return OpCounts(
         samples=samples,
         steps=steps,
-        input_name=graph.input.name,
-        input_spikes=int(events[graph.input.name].sum()),
+        input_name=source.name,
+        input_spikes=int(events[source.name].sum()),
         synapses=tuple(synapses),
         populations=tuple(populations),
     )

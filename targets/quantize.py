@@ -12,6 +12,8 @@ S_p and weight_exp are chosen together: the weights of the synapses into p fill 
 for mixed signs, which lose their lowest bit on Loihi), and weight_exp is the largest exponent in [-8, 7] that
 keeps S_p times the population's float range (threshold, and the calibrated peak |u| and |v|) below 2**22, half
 the 24-bit state range. Nothing saturates silently: clipped values are counted, reported and warned about.
+Every width, shift and range (the numbers above are Loihi's) comes from the chip's `NumberFormats`
+(`load_chip(chip).formats`), and weights are put on its grid (`NumberFormats.weight_grid`).
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from spikeport.checks import check_spike_inputs
 from spikeport.errors import QuantizationRangeError, SpikeportWarning
-from spikeport.export.nir_float import simulate_float
-from spikeport.export.nir_graph import ParsedNetwork, Population
+from spikeport.export import ParsedNetwork, Population, simulate_float
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
-from spikeport.ir.nodes import BIAS_EXP_RANGE, BIAS_MANT_RANGE, DECAY_UNITY, VTH_MANT_MAX, WEIGHT_EXP_RANGE
-
-STATE_BUDGET = 2.0**22  # half of the 24-bit u/v range: headroom for excursions beyond the calibration set
-THRESHOLD_SHIFT = 6
+from spikeport.ir.formats import DEFAULT_CHIP, NumberFormats, SignMode, WeightGrid, sign_mode
+from spikeport.targets.chip import load_chip
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,17 @@ def _constant(values: np.ndarray, name: str, what: str) -> float:
     return float(values[0])
 
 
-def _decays(pop: Population) -> tuple[int, int, float, float]:
+def _decays(pop: Population, formats: NumberFormats) -> tuple[int, int, float, float]:
     beta, alpha = _constant(pop.beta, pop.name, "synaptic decay"), _constant(pop.alpha, pop.name, "membrane decay")
-    du = min(max(round(DECAY_UNITY * beta) - 1, -1), DECAY_UNITY - 1)
-    dv = min(max(round(DECAY_UNITY * alpha), 0), DECAY_UNITY)
-    return du, dv, abs((du + 1) / DECAY_UNITY - beta), abs(dv / DECAY_UNITY - alpha)
+    unity, (du_low, du_high), (dv_low, dv_high) = formats.decay_unity, formats.du_range, formats.dv_range
+    du = min(max(round(unity * beta) - 1, du_low), du_high)
+    dv = min(max(round(unity * alpha), dv_low), dv_high)
+    return du, dv, abs((du + 1) / unity - beta), abs(dv / unity - alpha)
+
+
+def _state_budget(formats: NumberFormats) -> float:
+    """Half of the u/v range (2**22 for 24 bits): headroom for excursions beyond the calibration set."""
+    return 2.0 ** (min(formats.u_bits, formats.v_bits) - 2)
 
 
 def _float_range(pop: Population, calibration) -> float:
@@ -127,63 +133,76 @@ def _float_range(pop: Population, calibration) -> float:
     if calibration is not None:
         trace = calibration[pop.name]
         candidates += [float(np.max(np.abs(trace.cur), initial=0)), float(np.max(np.abs(trace.v), initial=0))]
+    if not all(math.isfinite(c) for c in candidates):
+        raise QuantizationRangeError(
+            f"population {pop.name!r}: its float run reaches NaN or infinite values on the calibration inputs, "
+            "so it cannot be quantized; check the NIR graph's parameters (time constants, weights, gains)"
+        )
     candidates = [c for c in candidates if c > 0]
-    if not candidates:
+    if not candidates and calibration is None:
         raise QuantizationRangeError(
             f"population {pop.name!r} is non-spiking and no calibration inputs were given, so its value range is "
             "unknown; pass calibration_inputs (a few training samples) to quantize()"
         )
+    if not candidates:
+        raise QuantizationRangeError(
+            f"population {pop.name!r} is non-spiking and stayed at 0 on every calibration input, so its value "
+            "range is unknown; calibrate on more, longer or denser inputs that reach it (on the command line: "
+            "`spikeport train --steps N` for a run's training inputs, `spikeport import --samples/--steps/--rate` "
+            "for random ones)"
+        )
     return max(candidates)
 
 
-def _mantissa_limit(sign_mode: str, num_weight_bits: int) -> tuple[int, int]:
-    """(largest usable |mantissa|, step between representable mantissas) on Loihi."""
-    step = 2 ** (8 - num_weight_bits + (1 if sign_mode == "mixed" else 0))
-    return 256 - step, step  # mixed: [-256, 254] in steps of 2 at 8 bits; one sign: up to 255
+def _grids(modes: list[SignMode], bits: int, formats: NumberFormats) -> list[WeightGrid]:
+    """Each synapse's mantissa grid; refuses a precision that leaves a sign mode no usable magnitude."""
+    grids = [formats.weight_grid(m, bits) for m in modes]
+    for grid in grids:
+        if grid.limit == 0:
+            raise QuantizationRangeError(
+                f"num_weight_bits={bits} (CLI: --weight-bits) leaves {grid.mode.value} weights only the mantissas "
+                f"{grid.low} and {grid.high}; use at least {bits + 1} bits"
+            )
+    return grids
 
 
-def _sign_mode(w: np.ndarray) -> str:
-    if w.min(initial=0) >= 0:
-        return "excitatory"
-    return "inhibitory" if w.max(initial=0) <= 0 else "mixed"
-
-
-def _choose_scale(effective: list[np.ndarray], modes: list[str], bits: int, float_range: float) -> tuple[float, int]:
-    """(S, weight_exp): weights fill the mantissa range and S * float_range stays within STATE_BUDGET."""
+def _choose_scale(
+    effective: list[np.ndarray], grids: list[WeightGrid], float_range: float, formats: NumberFormats
+) -> tuple[float, int]:
+    """(S, weight_exp): weights fill the mantissa range and S * float_range stays within the state budget."""
     peak = max(
-        (
-            float(np.max(np.abs(w), initial=0)) / _mantissa_limit(m, bits)[0]
-            for w, m in zip(effective, modes, strict=True)
-        ),
+        (float(np.max(np.abs(w), initial=0)) / g.limit for w, g in zip(effective, grids, strict=True)),
         default=0,
     )
-    s_max = STATE_BUDGET / float_range
+    s_max = _state_budget(formats) / float_range
     if peak == 0:
         return s_max, 0
     per_mantissa = 1.0 / peak  # mantissa units per float unit that make the largest weight full-scale
-    for exp in range(WEIGHT_EXP_RANGE[1], WEIGHT_EXP_RANGE[0] - 1, -1):
-        scale = per_mantissa * 2.0 ** (THRESHOLD_SHIFT + exp)
+    low_exp, high_exp = formats.weight_exp_range
+    for exp in range(high_exp, low_exp - 1, -1):
+        scale = per_mantissa * 2.0 ** (formats.act_shift + exp)
         if scale <= s_max:
             return scale, exp
-    return s_max, WEIGHT_EXP_RANGE[0]  # weights cannot use their full range without overflowing the state
+    return s_max, low_exp  # weights cannot use their full range without overflowing the state
 
 
-def _quantize_weights(w_eff: np.ndarray, mode: str, bits: int, denom: float) -> tuple[np.ndarray, int]:
-    limit, step = _mantissa_limit(mode, bits)
-    mant = np.round(w_eff / denom / step) * step
-    low, high = (-limit, limit) if mode == "mixed" else ((0, limit) if mode == "excitatory" else (-limit, 0))
+def _quantize_weights(w_eff: np.ndarray, grid: WeightGrid, denom: float) -> tuple[np.ndarray, int]:
+    """Round onto the grid, within +-limit (a mixed grid is used symmetrically: [-254, 254] at 8 bits)."""
+    mant = np.round(w_eff / denom / grid.step) * grid.step
+    low, high = max(grid.low, -grid.limit), min(grid.high, grid.limit)
     clipped = int(np.count_nonzero((mant < low) | (mant > high)))
     return np.clip(mant, low, high).astype(np.int64), clipped
 
 
-def _quantize_bias(bias_int: np.ndarray) -> tuple[np.ndarray, int, int]:
+def _quantize_bias(bias_int: np.ndarray, formats: NumberFormats) -> tuple[np.ndarray, int, int]:
+    low, high = formats.bias_mant_range
     peak = float(np.max(np.abs(bias_int), initial=0))
     exp = 0
-    while exp < BIAS_EXP_RANGE[1] and peak / 2**exp > BIAS_MANT_RANGE[1]:
+    while exp < formats.bias_exp_max and peak / 2**exp > high:
         exp += 1
     mant = np.round(bias_int / 2**exp)
-    clipped = int(np.count_nonzero((mant < BIAS_MANT_RANGE[0]) | (mant > BIAS_MANT_RANGE[1])))
-    return np.clip(mant, *BIAS_MANT_RANGE).astype(np.int64), exp, clipped
+    clipped = int(np.count_nonzero((mant < low) | (mant > high)))
+    return np.clip(mant, low, high).astype(np.int64), exp, clipped
 
 
 def quantize(
@@ -191,7 +210,7 @@ def quantize(
     *,
     calibration_inputs: np.ndarray | None = None,
     num_weight_bits: int = 8,
-    chip: str = "loihi2",
+    chip: str = DEFAULT_CHIP,
     metadata: dict | None = None,
 ) -> tuple[DeployGraph, QuantizationReport]:
     """Quantize a parsed NIR network to a `DeployGraph` for a Loihi-class chip.
@@ -200,31 +219,35 @@ def quantize(
         net: the float network (`spikeport.export.parse_nir`).
         calibration_inputs: (samples, steps, n_in) inputs whose float run sets each population's range;
             required for non-spiking populations (readouts), recommended for all.
-        num_weight_bits: weight precision, 1..8.
-        chip: chip id stored in the graph.
+        num_weight_bits: weight precision, 1..8 (the chip's num_weight_bits range).
+        chip: the target chip (a `ChipId` value); its number formats set every range and are stored in the graph.
         metadata: extra JSON-serializable facts stored in the graph.
 
     Returns:
         The deploy graph and the per-layer quantization report. Clipping emits a `SpikeportWarning`.
     """
-    if not 1 <= num_weight_bits <= 8:
-        raise QuantizationRangeError(f"num_weight_bits must be in 1..8, got {num_weight_bits}")
+    formats = load_chip(chip).formats
+    low_bits, high_bits = formats.num_weight_bits_range
+    if not low_bits <= num_weight_bits <= high_bits:
+        raise QuantizationRangeError(f"num_weight_bits must be in {low_bits}..{high_bits}, got {num_weight_bits}")
+    if calibration_inputs is not None:
+        check_spike_inputs(calibration_inputs, source="calibration inputs", n_in=net.input_size)
     calibration = simulate_float(net, calibration_inputs) if calibration_inputs is not None else None
     nodes = {net.input_name: SpikeInput(name=net.input_name, size=net.input_size)}
     edges, syn_reports, pop_reports, scales = [], [], [], {}
     for name, pop in net.populations.items():
         incoming = [s for s in net.synapses if s.target == name]
         effective = [s.weight * pop.gain[:, None] for s in incoming]
-        modes = [_sign_mode(w) for w in effective]
-        scale, weight_exp = _choose_scale(effective, modes, num_weight_bits, _float_range(pop, calibration))
+        grids = _grids([sign_mode(w) for w in effective], num_weight_bits, formats)
+        scale, weight_exp = _choose_scale(effective, grids, _float_range(pop, calibration), formats)
         scales[name] = scale
-        denom = 2.0 ** (THRESHOLD_SHIFT + weight_exp) / scale  # float value of one mantissa unit
+        denom = 2.0 ** (formats.act_shift + weight_exp) / scale  # float value of one mantissa unit
         bias_float = pop.bias + sum(
             (s.bias * pop.gain / _constant(pop.beta, name, "synaptic decay") for s in incoming if s.bias is not None),
             np.zeros(pop.size),
         )
-        for syn, w_eff, mode in zip(incoming, effective, modes, strict=True):
-            mant, clipped = _quantize_weights(w_eff, mode, num_weight_bits, denom)
+        for syn, w_eff, grid in zip(incoming, effective, grids, strict=True):
+            mant, clipped = _quantize_weights(w_eff, grid, denom)
             err = w_eff - mant * denom
             rms = float(np.sqrt(np.mean(w_eff**2))) if w_eff.size else 0.0
             chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
@@ -243,7 +266,7 @@ def quantize(
                     target=name,
                     weight_exp=weight_exp,
                     num_weight_bits=num_weight_bits,
-                    sign_mode=mode,
+                    sign_mode=grid.mode.value,
                     max_abs_mantissa=int(np.max(np.abs(mant), initial=0)),
                     clipped=clipped,
                     total=int(mant.size),
@@ -254,26 +277,28 @@ def quantize(
             )
             if clipped:
                 warnings.warn(
-                    f"synapse {syn.name!r}: {clipped} of {mant.size} weights clipped to the 8-bit range",
+                    f"synapse {syn.name!r}: {clipped} of {mant.size} weights clipped to the "
+                    f"{formats.weight_mant_bits}-bit range",
                     SpikeportWarning,
                     stacklevel=2,
                 )
-        du, dv, du_err, dv_err = _decays(pop)
-        bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(bias_float * scale))
+        du, dv, du_err, dv_err = _decays(pop, formats)
+        bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(bias_float * scale), formats)
         if bias_clipped:
             warnings.warn(
-                f"population {name!r}: {bias_clipped} biases clipped to the 13-bit mantissa range",
+                f"population {name!r}: {bias_clipped} biases clipped to the "
+                f"{formats.bias_mant_bits}-bit mantissa range",
                 SpikeportWarning,
                 stacklevel=2,
             )
         if pop.spiking:
             v_th = _constant(pop.v_th, name, "threshold")
-            vth = round(scale * v_th / 2**THRESHOLD_SHIFT)
-            if vth > VTH_MANT_MAX:
-                raise QuantizationRangeError(f"population {name!r}: vth {vth} exceeds {VTH_MANT_MAX}")
-            vth_err = abs(vth * 2**THRESHOLD_SHIFT / scale - v_th) / v_th if v_th else 0.0
+            vth = round(scale * v_th / 2**formats.act_shift)
+            if vth > formats.vth_max:
+                raise QuantizationRangeError(f"population {name!r}: vth {vth} exceeds {formats.vth_max}")
+            vth_err = abs(vth * 2**formats.act_shift / scale - v_th) / v_th if v_th else 0.0
         else:
-            vth, vth_err = VTH_MANT_MAX, 0.0  # beyond the calibrated range: the readout never spikes
+            vth, vth_err = formats.vth_max, 0.0  # beyond the calibrated range: the readout never spikes
         nodes[name] = LIFInt(name=name, size=pop.size, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
         pop_reports.append(
             PopulationQuantization(
@@ -295,5 +320,5 @@ def quantize(
     ordered = {net.input_name: nodes[net.input_name]}
     ordered.update({n: nodes[n] for n in net.populations})
     ordered.update({s.name: nodes[s.name] for s in net.synapses})
-    graph = DeployGraph(nodes=ordered, edges=tuple(edges), output=net.output, chip=chip, metadata=meta)
+    graph = DeployGraph(nodes=ordered, edges=tuple(edges), output=net.output, chip=chip, formats=formats, metadata=meta)
     return graph, QuantizationReport(tuple(syn_reports), tuple(pop_reports))

@@ -2,7 +2,8 @@
 
 Every spiking layer uses norse 1.1's `LIFCell` the same way: v_leak = v_reset = 0, the SuperSpike surrogate
 ("super"), time constants in seconds and the integration step `dt_s` (its exact discrete update is documented
-in `spikeport.train.model`). Building them in one place keeps the layers, and their NIR exports, consistent.
+in `spikeport.train.models.decoder.model`). Building them in one place keeps the layers, and their NIR exports,
+consistent.
 """
 
 from __future__ import annotations

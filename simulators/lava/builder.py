@@ -2,7 +2,8 @@
 
 Every node maps to one stock process with the same integer parameters: `SpikeInput` to `io.source.RingBuffer`,
 `DenseInt` to `Dense` (or `DelayDense` with delays), `LIFInt` / `LIFResetInt` / `TernaryLIFInt` to `LIF` /
-`LIFReset` / `TernaryLIF`. A `StateRecorder` per population records spikes, u and v.
+`LIFReset` / `TernaryLIF`. A `StateRecorder` per population records spikes, u and v. Which factory a node gets is
+looked up by its kind in `KIND_TABLE`, so a kind without a Lava process fails before anything is built.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, TernaryLIFInt
+from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir.kinds import KindTable
 
 
 @dataclass
@@ -27,10 +29,15 @@ class LavaNetwork:
         return [self.source, *self.synapses.values(), *self.populations.values(), *self.recorders.values()]
 
 
-def _population(pop: LIFInt):
-    from lava.proc.lif.process import LIF, LIFReset, TernaryLIF
+def _ring_buffer(source: SpikeInput, played: np.ndarray):
+    """The host input: a `RingBuffer` playing `played` (n_in, samples * steps), spikes or graded payloads."""
+    from lava.proc.io.source import RingBuffer
 
-    common = dict(
+    return RingBuffer(data=played)
+
+
+def _lif_params(pop: LIFInt) -> dict[str, object]:
+    return dict(
         shape=(pop.size,),
         du=pop.du,
         dv=pop.dv,
@@ -38,14 +45,27 @@ def _population(pop: LIFInt):
         bias_exp=pop.bias_exp,
         name=pop.name,
     )
-    if isinstance(pop, TernaryLIFInt):
-        return TernaryLIF(vth_hi=pop.vth, vth_lo=pop.vth_lo, **common)
-    if isinstance(pop, LIFResetInt):
-        return LIFReset(vth=pop.vth, reset_interval=pop.reset_interval, reset_offset=pop.reset_offset, **common)
-    return LIF(vth=pop.vth, **common)
 
 
-def _synapse(dense: DenseInt):
+def _lif(pop: LIFInt):
+    from lava.proc.lif.process import LIF
+
+    return LIF(vth=pop.vth, **_lif_params(pop))
+
+
+def _lif_reset(pop: LIFResetInt):
+    from lava.proc.lif.process import LIFReset
+
+    return LIFReset(vth=pop.vth, reset_interval=pop.reset_interval, reset_offset=pop.reset_offset, **_lif_params(pop))
+
+
+def _ternary_lif(pop: TernaryLIFInt):
+    from lava.proc.lif.process import TernaryLIF
+
+    return TernaryLIF(vth_hi=pop.vth, vth_lo=pop.vth_lo, **_lif_params(pop))
+
+
+def _dense(dense: DenseInt):
     from lava.proc.dense.process import DelayDense, Dense
 
     common = dict(
@@ -60,22 +80,40 @@ def _synapse(dense: DenseInt):
     return Dense(**common)
 
 
+KIND_TABLE: KindTable = KindTable(
+    "the Lava builder",
+    {
+        SpikeInput.kind: _ring_buffer,
+        DenseInt.kind: _dense,
+        LIFInt.kind: _lif,
+        LIFResetInt.kind: _lif_reset,
+        TernaryLIFInt.kind: _ternary_lif,
+    },
+)
+"""Process factory per node kind: a SOURCE's takes `(node, played)`, with the (n_in, samples * steps) int32
+input to play back; a CONNECTION's or POPULATION's takes the node. Lava is imported inside the factories only."""
+
+
 def build_network(graph: DeployGraph, inputs: np.ndarray, recorder_paths: dict[str, str]) -> LavaNetwork:
-    """Create and connect the processes; `inputs` is (samples, steps, n_in), played back-to-back."""
-    from lava.proc.io.source import RingBuffer
+    """Create and connect the processes; `inputs` is (samples, steps, n_in), played back-to-back.
+
+    Raises:
+        UnsupportedNodeError: a node's kind has no Lava process in `KIND_TABLE` (checked before Lava is imported).
+    """
+    factories = {name: KIND_TABLE.handler(node) for name, node in graph.nodes.items()}
 
     from spikeport.simulators.lava.processes.recorder.process import StateRecorder
 
     samples, steps, size = inputs.shape
     played = inputs.transpose(2, 0, 1).reshape(size, samples * steps).astype(np.int32)
-    source = RingBuffer(data=played)
-    populations = {pop.name: _population(pop) for pop in graph.populations}
-    synapses = {dense.name: _synapse(dense) for dense in graph.synapses}
-    for dense in graph.synapses:
-        src = graph.source_of(dense)
+    source = factories[graph.input.name](graph.input, played)
+    populations = {pop.name: factories[pop.name](pop) for pop in graph.populations}
+    synapses = {conn.name: factories[conn.name](conn) for conn in graph.connections}
+    for conn in graph.connections:
+        src = graph.source_of(conn)
         sender = source if src.name == graph.input.name else populations[src.name]
-        sender.s_out.connect(synapses[dense.name].s_in)
-        synapses[dense.name].a_out.connect(populations[graph.target_of(dense).name].a_in)
+        sender.s_out.connect(synapses[conn.name].s_in)
+        synapses[conn.name].a_out.connect(populations[graph.target_of(conn).name].a_in)
     recorders = {}
     for pop in graph.populations:
         rec = StateRecorder(

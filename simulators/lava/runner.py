@@ -2,12 +2,12 @@
 
 The network is compiled once; samples are played back-to-back, one `run` of `steps` per sample, with every
 state (u, v, synaptic buffers) zeroed between samples, so each sample starts exactly as the reference's does.
-The runtime is always stopped, after an error or an interrupt too, so no Lava process outlives the call.
+`lifecycle.LavaRuntimeGuard` stops the runtime whatever ends the run (an error, a signal, a worker that died), so
+no Lava process, shared-memory segment or recorder file outlives the call.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +19,8 @@ from spikeport.errors import SimulationError
 from spikeport.ir import DeployGraph
 from spikeport.simulators.lava import import_lava
 from spikeport.simulators.lava.builder import LavaNetwork, build_network
+from spikeport.simulators.lava.lifecycle import LavaRuntimeGuard
+from spikeport.simulators.lava.teardown import runtime_actors
 from spikeport.simulators.record import PopulationTrace, RunRecord
 from spikeport.simulators.reference import check_inputs
 
@@ -32,7 +34,11 @@ def _zero_states(network: LavaNetwork) -> None:
 
 
 def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) -> RunRecord:
-    """Run every sample of `inputs` (samples, steps, n_in) on Lava `fixed_pt`; returns a `RunRecord`."""
+    """Run every sample of `inputs` (samples, steps, n_in) on Lava `fixed_pt`; returns a `RunRecord`.
+
+    Raises `SimulationError` when Lava fails or one of its processes dies, and `Interrupted` when SIGINT, SIGTERM
+    or SIGHUP arrives (in the main thread); either way no Lava process, shared memory or temporary file is left.
+    """
     x = check_inputs(graph, inputs)
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -45,25 +51,28 @@ def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) 
         for pop in graph.populations:
             paths[pop.name] = str(Path(tmp) / f"{len(paths)}.rec")
             np.memmap(paths[pop.name], dtype=np.int64, mode="w+", shape=(samples * steps, 3, pop.size)).flush()
-        runtime_owner, failed, k = None, True, 0
-        try:
-            network = build_network(graph, x, paths)
-            runtime_owner = network.source
-            config = Loihi2SimCfg(select_tag="fixed_pt")
-            for k in tqdm(range(samples), desc="Lava fixed_pt", unit="sample", disable=not progress, leave=False):
-                if k:
-                    _zero_states(network)
-                runtime_owner.run(condition=RunSteps(num_steps=steps), run_cfg=config)
-            failed = False
-        except Exception as exc:
-            where = "while building the processes" if runtime_owner is None else f"on sample {k} of {samples}"
-            causes = "".join(f"; in a Lava process: {c}" for c in _process_errors(runtime_owner))
-            raise SimulationError(
-                f"Lava failed {where} of the graph with output {graph.output!r}: {type(exc).__name__}: {exc}{causes}"
-            ) from exc
-        finally:
-            if runtime_owner is not None:
-                _stop(runtime_owner, failed=failed)
+        with LavaRuntimeGuard() as guard:
+            network, where = None, "while building the processes"
+            try:
+                network = build_network(graph, x, paths)
+                guard.watch(network.source)
+                where = "while compiling and starting the processes"
+                network.source.create_runtime(run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))  # compiles, forks
+                guard.started()
+                for k in tqdm(range(samples), desc="Lava fixed_pt", unit="sample", disable=not progress, leave=False):
+                    where = f"on sample {k} of {samples}"
+                    if k:
+                        _zero_states(network)
+                    network.source.run(condition=RunSteps(num_steps=steps))
+                    guard.check()
+                where = "while stopping its runtime"
+                guard.close()
+            except Exception as exc:
+                causes = "".join(f"; in a Lava process: {c}" for c in _process_errors(network))
+                cause = str(exc) if isinstance(exc, SimulationError) else f"{type(exc).__name__}: {exc}"
+                raise SimulationError(
+                    f"Lava failed {where} of the graph with output {graph.output!r}: {cause}{causes}"
+                ) from exc
         pops = {}
         for pop in graph.populations:
             data = np.array(np.memmap(paths[pop.name], dtype=np.int64, mode="r", shape=(samples * steps, 3, pop.size)))
@@ -72,49 +81,13 @@ def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) 
     return RunRecord(backend="lava", populations=pops, wall_time_s=time.perf_counter() - start)
 
 
-def _actors(runtime) -> list:
-    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
-    return list(getattr(infrastructure, "actors", None) or ())
-
-
-def _process_errors(process) -> list[str]:
+def _process_errors(network: LavaNetwork | None) -> list[str]:
     """The last traceback line of every Lava process that raised (Lava itself only logs them at INFO level)."""
     errors = []
-    for actor in _actors(getattr(process, "runtime", None)):
+    for actor in runtime_actors(getattr(network.source, "runtime", None) if network is not None else None):
         error = getattr(actor, "_exception", None)
         if error is None and not getattr(actor, "_is_done", True):
             error = actor.exception
         if error is not None:
             errors.append(str(error[1]).strip().splitlines()[-1])
     return errors
-
-
-def _stop(process, *, failed: bool) -> None:
-    """Stop Lava's runtime so that no Lava process outlives the call.
-
-    After a successful run this is Lava's own `stop()`. After a failure that would wait forever: it asks every
-    runtime service for a TERMINATED reply, and once a process model has raised, Lava has already joined the
-    processes that would answer. So a failed (or interrupted) run is torn down directly, with lava-nc 0.10.0
-    internals: actor processes still alive are terminated and joined, then the messaging infrastructure (its
-    shared-memory manager process) and the watchdog are stopped, and the runtime is marked stopped so that
-    Lava's `__del__` does not try the graceful stop again.
-    """
-    runtime = getattr(process, "runtime", None)
-    if runtime is None:
-        return
-    if not failed:
-        if getattr(runtime, "_is_started", False):
-            process.stop()
-        return
-    for actor in _actors(runtime):
-        if actor._parent_pid == os.getpid() and not getattr(actor, "_is_done", False):
-            if actor.is_alive():
-                actor.terminate()
-            actor.join()
-    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
-    if infrastructure is not None and getattr(infrastructure, "smm", None) is not None:
-        infrastructure.stop()
-    watchdog = getattr(runtime, "_watchdog_manager", None)
-    if watchdog is not None:
-        watchdog.stop()
-    runtime._is_started = runtime._is_running = False

@@ -2,7 +2,9 @@
 
 Every node is an immutable dataclass of chip register values. Array fields are stored read-only with an explicit
 integer dtype. Nodes carry no behaviour beyond validating themselves; the reference simulator, the Lava builder,
-the op counter and the report all read the same fields.
+the op counter and the report all read the same fields. A node checks its structure (dtypes, shapes, sizes) and,
+with `check_formats`, its register ranges: on construction against the Loihi formats (`LOIHI_FORMATS`, which
+both chip files describe), and again in `DeployGraph` against the graph's own `formats`.
 """
 
 from __future__ import annotations
@@ -13,24 +15,35 @@ from typing import ClassVar
 import numpy as np
 
 from spikeport.errors import IRValidationError
+from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats, sign_mode
+from spikeport.ir.kinds import Role
 
 NODE_TYPES: dict[str, type[Node]] = {}
 
-# Register widths of Loihi's LIF compartment and Dense synapses (see docs/fixed-point.md, which cites
-# ../shared/docs/loihi-fixed-point.md, measured against lava-nc 0.10.0 `PyLifModelBitAcc`/`PyDenseModelBitAcc`).
-DECAY_UNITY = 4096  # du, dv are 12-bit fractions of 2**12
-VTH_MANT_MAX = 2**17 - 1  # unsigned 17-bit threshold mantissa
-BIAS_MANT_RANGE = (-(2**12), 2**12 - 1)  # signed 13-bit bias mantissa
-BIAS_EXP_RANGE = (-8, 7)
-WEIGHT_EXP_RANGE = (-8, 7)
-MAX_DELAY = 63  # DelayDense delays 0..63
-
 
 def register_node(cls: type[Node]) -> type[Node]:
-    """Class decorator: make a node type known to (de)serialization under its stable `kind` string."""
-    if cls.kind in NODE_TYPES:
-        raise ValueError(f"node kind {cls.kind!r} registered twice")
-    NODE_TYPES[cls.kind] = cls
+    """Class decorator: make a node type known under its stable `kind` string.
+
+    The graph checks structure by the class's `role`, and every consumer's `KindTable` must then say how it
+    handles the new kind (tests/ir/test_node_kind_tables.py fails until each one does).
+
+    Raises:
+        IRValidationError: the kind is empty or already registered, or the class declares no `Role`.
+    """
+    kind = getattr(cls, "kind", "")
+    if not kind:
+        raise IRValidationError(f"node class {cls.__name__} has no `kind`; give it `kind: ClassVar[str] = '...'`")
+    if kind in NODE_TYPES:
+        raise IRValidationError(
+            f"node kind {kind!r} of {cls.__name__} is already registered by {NODE_TYPES[kind].__name__}; "
+            "choose another kind string"
+        )
+    if not isinstance(getattr(cls, "role", None), Role):
+        raise IRValidationError(
+            f"node class {cls.__name__} (kind {kind!r}) declares no role; give it `role: ClassVar[Role]` "
+            "(SOURCE, CONNECTION or POPULATION)"
+        )
+    NODE_TYPES[kind] = cls
     return cls
 
 
@@ -72,7 +85,11 @@ class Node:
     """Base class: a named node with a stable `kind` used in files."""
 
     kind: ClassVar[str] = ""
+    role: ClassVar[Role]
     name: str
+
+    def check_formats(self, formats: NumberFormats) -> None:
+        """Raise IRValidationError if a register value lies outside `formats` (a node without registers passes)."""
 
     def array_fields(self) -> dict[str, np.ndarray]:
         """The node's array-valued fields by name."""
@@ -91,6 +108,7 @@ class SpikeInput(Node):
     """The network's input: one spike (or graded payload) vector per time step, fed by the host."""
 
     kind: ClassVar[str] = "spike_input"
+    role: ClassVar[Role] = Role.SOURCE
     size: int
     num_message_bits: int = 0
     """0 for binary spikes; otherwise the payload width of graded spikes (Loihi 2)."""
@@ -114,12 +132,13 @@ class DenseInt(Node):
     """
 
     kind: ClassVar[str] = "dense_int"
+    role: ClassVar[Role] = Role.CONNECTION
     weights: np.ndarray
     """int, shape (n_out, n_in): 8-bit mantissas; Lava clips and truncates them by sign mode on the first step."""
     weight_exp: int = 0
-    """Shift applied to each step's accumulated input, in WEIGHT_EXP_RANGE."""
+    """Shift applied to each step's accumulated input, in the formats' weight_exp range ([-8, 7])."""
     num_weight_bits: int = 8
-    """Weight precision 1..8; lower precisions truncate the lowest bits."""
+    """Weight precision 1..8 (the formats' num_weight_bits range); lower precisions truncate the lowest bits."""
     num_message_bits: int = 0
     """0: binary spikes (any non-zero input counts as 1); >0: graded payloads multiply the weights."""
     delays: np.ndarray | None = None
@@ -137,10 +156,21 @@ class DenseInt(Node):
                     f"node {self.name!r}: delays shape {self.delays.shape} differs from weights "
                     f"shape {self.weights.shape}"
                 )
-            _check_range(self.name, "delays", self.delays, 0, MAX_DELAY)
-        _check_range(self.name, "weight_exp", self.weight_exp, *WEIGHT_EXP_RANGE)
-        _check_range(self.name, "num_weight_bits", self.num_weight_bits, 1, 8)
         _check_range(self.name, "num_message_bits", self.num_message_bits, 0, 24)
+        self.check_formats(LOIHI_FORMATS)
+
+    def check_formats(self, formats: NumberFormats) -> None:
+        """Delays, weight_exp, num_weight_bits and the weights' sign mode against `formats`."""
+        if self.delays is not None:
+            _check_range(self.name, "delays", self.delays, 0, formats.delay_max)
+        _check_range(self.name, "weight_exp", self.weight_exp, *formats.weight_exp_range)
+        _check_range(self.name, "num_weight_bits", self.num_weight_bits, *formats.num_weight_bits_range)
+        mode = sign_mode(self.weights)
+        if mode not in formats.sign_modes:
+            raise IRValidationError(
+                f"node {self.name!r}: weights have sign mode {mode.value!r}, which the chip does not support "
+                f"({[m.value for m in formats.sign_modes]}); split the synapse by sign"
+            )
 
     @property
     def in_size(self) -> int:
@@ -168,6 +198,7 @@ class LIFInt(Node):
     """
 
     kind: ClassVar[str] = "lif_int"
+    role: ClassVar[Role] = Role.POPULATION
     size: int
     du: int
     """Current decay, 12-bit; Lava adds 1 (du=-1: no leak, du=4095: memoryless)."""
@@ -190,14 +221,18 @@ class LIFInt(Node):
             raise IRValidationError(
                 f"node {self.name!r}: bias_mant shape {self.bias_mant.shape} differs from ({self.size},)"
             )
-        _check_range(self.name, "du", self.du, -1, DECAY_UNITY - 1)
-        _check_range(self.name, "dv", self.dv, 0, DECAY_UNITY)
-        self._check_threshold()
-        _check_range(self.name, "bias_mant", self.bias_mant, *BIAS_MANT_RANGE)
-        _check_range(self.name, "bias_exp", self.bias_exp, *BIAS_EXP_RANGE)
+        self.check_formats(LOIHI_FORMATS)
 
-    def _check_threshold(self) -> None:
-        _check_range(self.name, "vth", self.vth, 0, VTH_MANT_MAX, "lower the threshold scale")
+    def check_formats(self, formats: NumberFormats) -> None:
+        """Decays, threshold and bias against `formats`."""
+        _check_range(self.name, "du", self.du, *formats.du_range)
+        _check_range(self.name, "dv", self.dv, *formats.dv_range)
+        self._check_thresholds(formats)
+        _check_range(self.name, "bias_mant", self.bias_mant, *formats.bias_mant_range)
+        _check_range(self.name, "bias_exp", self.bias_exp, *formats.bias_exp_range)
+
+    def _check_thresholds(self, formats: NumberFormats) -> None:
+        _check_range(self.name, "vth", self.vth, 0, formats.vth_max, "lower the threshold scale")
 
     @property
     def in_size(self) -> int:
@@ -236,7 +271,10 @@ class TernaryLIFInt(LIFInt):
     kind: ClassVar[str] = "ternary_lif_int"
     vth_lo: int
 
-    def _check_threshold(self) -> None:
+    def __post_init__(self) -> None:
         _coerce_ints(self, "vth_lo")
-        _check_range(self.name, "vth", self.vth, 0, VTH_MANT_MAX, "lower the threshold scale")
-        _check_range(self.name, "vth_lo", self.vth_lo, -VTH_MANT_MAX, 0, "vth_lo must not be positive")
+        super().__post_init__()
+
+    def _check_thresholds(self, formats: NumberFormats) -> None:
+        _check_range(self.name, "vth", self.vth, 0, formats.vth_max, "lower the threshold scale")
+        _check_range(self.name, "vth_lo", self.vth_lo, -formats.vth_max, 0, "vth_lo must not be positive")

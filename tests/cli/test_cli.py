@@ -40,9 +40,9 @@ def test_missing_stage_artifact_is_a_one_line_error(tmp_path, capsys):
 
 @pytest.mark.lava
 def test_demo_end_to_end_small(tmp_path):
-    from spikeport.pipeline import DemoConfig
-
     """The whole pipeline at reduced size: bit-exact, Lava accuracy equal to the reference's, labelled synthetic."""
+    from spikeport.pipeline import RunConfig
+
     out = tmp_path / "demo"
     args = [
         "demo",
@@ -65,7 +65,9 @@ def test_demo_end_to_end_small(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["bit_exact"] is True
     assert report["validation"]["values_differing"] == 0
-    assert report["accuracy"]["lava"] == report["accuracy"]["quantized_reference"]
+    stages = report["performance"]["stages"]
+    assert report["schema_version"] == 2 and report["model"] == "decoder"
+    assert stages["lava"] == stages["quantized_reference"] and set(stages["lava"]) == {"accuracy"}
     assert report["data"]["synthetic"] is True and "SYNTHETIC" in result.stdout
     assert report["ops"]["totals"]["synops"] > 0
     assert report["energy"]["dynamic_pj"] > 0
@@ -74,7 +76,7 @@ def test_demo_end_to_end_small(tmp_path):
     # Each stage alone, on the same run directory, reproduces the demo's report (timing aside).
     for stage in (
         ["export", str(out)],
-        ["quantize", str(out), "--finetune-epochs", str(DemoConfig.finetune_epochs), "--no-progress"],
+        ["quantize", str(out), "--finetune-epochs", str(RunConfig.finetune_epochs), "--no-progress"],
         ["simulate", str(out), "--backend", "reference"],
         ["simulate", str(out), "--backend", "lava", "--no-progress"],
     ):
@@ -86,10 +88,29 @@ def test_demo_end_to_end_small(tmp_path):
 
 
 def test_parser_defaults_are_the_documented_demo_defaults():
-    from spikeport.pipeline import DemoConfig
+    from spikeport.cli import _config
+    from spikeport.pipeline import RunConfig
 
-    args = build_parser().parse_args(["demo", "--out", "x"])
-    assert (args.seed, args.subjects, args.steps) == (DemoConfig.seed, DemoConfig.n_subjects, DemoConfig.num_steps)
+    assert _config(build_parser().parse_args(["demo", "--out", "x"])) == RunConfig()
+    given = _config(build_parser().parse_args(["train", "--out", "x", "--hidden", "7", "--seed", "3"]))
+    assert (given.n_hidden, given.seed, given.num_steps) == (7, 3, RunConfig.num_steps)
+
+
+def test_help_lists_the_registered_model_families(capsys):
+    from spikeport.train.models import family_names
+
+    for argv in (["--help"], ["train", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = capsys.readouterr().out
+        assert "Model families" in text
+        assert all(f"  {name} " in text for name in family_names())
+
+
+def test_unknown_model_family_is_a_one_line_error_listing_the_known_ones(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), "--model", "nope", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown model family 'nope'" in err and "decoder" in err
 
 
 def test_validate_prints_the_first_mismatch_and_exits_non_zero(tmp_path, monkeypatch, capsys):

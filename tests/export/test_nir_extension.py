@@ -17,20 +17,22 @@ import pytest
 import torch
 
 from spikeport.errors import IRValidationError
-from spikeport.export import nir_graphs_equal, parse_nir, read_nir, simulate_float, write_nir
-from spikeport.export.nir_extension import (
-    ATTENTION_EXTENSION,
-    MEMORY_EXTENSION,
+from spikeport.export import find_extensions, nir_graphs_equal, parse_nir, read_nir, simulate_float, write_nir
+from spikeport.train.layers import (
+    AttentionConfig,
+    HebbianAssociativeMemory,
+    MemoryConfig,
+    Normalization,
+    SpikeDrivenAttention,
     attention_from_nir,
     attention_to_nir,
     extension_from_nir,
-    find_extensions,
     memory_from_nir,
     memory_subject,
     memory_to_nir,
 )
-from spikeport.train.layers.associative_memory import HebbianAssociativeMemory, MemoryConfig, Normalization
-from spikeport.train.layers.attention import AttentionConfig, SpikeDrivenAttention
+from spikeport.train.layers.attention_nir import ATTENTION_EXTENSION
+from spikeport.train.layers.memory_nir import MEMORY_EXTENSION
 
 N_TOKENS, N_FEATURES, STEPS, BATCH = 4, 6, 30, 3
 DT = 1e-3
@@ -338,3 +340,14 @@ def test_memory_standard_view_quantizes_and_runs_bit_true_on_lava(tmp_path):
     np.testing.assert_array_equal(np.argmax(v_last, axis=1), memory.predict(latent, "A").numpy())
     comparison = compare_runs(reference, run_lava(quantized, x))
     assert comparison.bit_exact, comparison.summary()
+
+
+def test_registry_lists_each_codec_once():
+    from spikeport.export.nir_extension import ExtensionRegistry
+    from spikeport.train.layers.attention_nir import ATTENTION_CODEC
+    from spikeport.train.layers.nir_codecs import EXTENSIONS
+
+    assert list(EXTENSIONS) == [ATTENTION_EXTENSION, MEMORY_EXTENSION]
+    assert EXTENSIONS.supported_text() == f"{ATTENTION_EXTENSION} v1, {MEMORY_EXTENSION} v1"
+    with pytest.raises(ValueError, match=rf"{ATTENTION_EXTENSION!r} is listed twice"):
+        ExtensionRegistry((ATTENTION_CODEC, ATTENTION_CODEC))

@@ -6,7 +6,7 @@ Neither framework is a project dependency; both install next to the pinned stack
     pip install --no-deps --target /tmp/fw/sinabs sinabs==3.1.3 pbr
     PYTHONPATH=/tmp/fw/snntorch:/tmp/fw/sinabs pytest tests/export/test_nir_other_frameworks.py
 
-What the exporters write, and where it matches spikeport's discrete form (`spikeport.export.nir_graph`):
+What the exporters write, and where it matches spikeport's discrete form (`spikeport.export.nir_neurons`):
 
 - snntorch `export_to_nir` hard-codes dt = 1e-4 s and records no dt, so spikeport needs `dt=1e-4`. It writes
   Leaky as LIF(tau = dt / (1 - beta), r = tau / dt): exactly `v = beta * v + x`, spikeport's LIF form. Only
@@ -150,7 +150,7 @@ def test_snntorch_scalar_parameters_fail_nir_type_check_inside_the_export():
 def test_snntorch_leaky_graph_parses_to_its_weights_and_decays(tmp_path):
     model = _two_layer_snntorch()
     path = write_nir(_export_snntorch(model, (12,)), tmp_path / "snntorch.nir")
-    with pytest.raises(SpikeportError, match="records no positive 'dt'"):
+    with pytest.raises(SpikeportError, match="records no 'dt'"):
         parse_nir(read_nir(path))
     net = parse_nir(read_nir(path), dt=SNNTORCH_DT)
     assert net.input_size == 12 and net.output == "3"
@@ -315,7 +315,7 @@ def test_snntorch_rleaky_with_an_explicit_delay_node_reads_the_same(tmp_path):
 def test_snntorch_graph_validates_bit_true_through_the_cli(tmp_path, capsys):
     path = write_nir(_export_snntorch(_two_layer_snntorch(), (12,)), tmp_path / "snntorch.nir")
     assert main(["validate", str(path), "--samples", "3", "--steps", "20", "--no-progress"]) == 2
-    assert "pass dt explicitly" in capsys.readouterr().err
+    assert "records no 'dt' in its metadata; give the step in seconds (CLI: --dt)" in capsys.readouterr().err
     args = ["validate", str(path), "--dt", str(SNNTORCH_DT), "--samples", "3", "--steps", "30", "--rate", "0.3"]
     code = main([*args, "--no-progress"])
     out = capsys.readouterr().out

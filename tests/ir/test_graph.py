@@ -79,7 +79,7 @@ def test_synapse_with_two_sources_is_refused():
 
 
 def test_exactly_one_input_and_a_population_output():
-    with pytest.raises(IRValidationError, match="exactly one SpikeInput node, found 2"):
+    with pytest.raises(IRValidationError, match=r"exactly one source node \(role SOURCE.*found 2: \['in', 'in2'\]"):
         DeployGraph(nodes=_nodes(in2=SpikeInput(name="in2", size=1)), edges=EDGES, output="pop")
     with pytest.raises(IRValidationError, match="output 'syn' must name a neuron population"):
         DeployGraph(nodes=_nodes(), edges=EDGES, output="syn")

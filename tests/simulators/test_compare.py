@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from spikeport.errors import RecordMismatchError
 from spikeport.simulators import PopulationTrace, RunRecord, compare_runs
 
 
@@ -38,3 +40,22 @@ def test_first_mismatch_is_the_earliest_step_and_names_layer_neuron_and_values()
     text = result.summary()
     assert "MISMATCH" in text and "step 1, layer 'o', neuron 2, v: reference=0 lava=7" in text
     assert result.differing_by_population == {"h": {"spikes": 1, "u": 1}, "o": {"v": 1}}
+
+
+def test_records_of_different_populations_raise_naming_both_layouts():
+    a = _record("reference", {"h": _zeros(), "o": _zeros()})
+    b = _record("lava", {"h": _zeros(), "x": _zeros(neurons=4)})
+    with pytest.raises(RecordMismatchError) as info:
+        compare_runs(a, b)
+    message = str(info.value)
+    assert "'reference' {'h': (2, 5, 3), 'o': (2, 5, 3)}" in message
+    assert "'lava' {'h': (2, 5, 3), 'x': (2, 5, 4)}" in message
+    assert "same deploy graph" in message
+
+
+def test_records_of_different_shapes_raise_naming_population_variable_and_shapes():
+    a = _record("reference", {"h": _zeros(steps=5)})
+    b = _record("lava", {"h": _zeros(steps=6)})
+    with pytest.raises(RecordMismatchError, match=r"population 'h' spikes has shape \(2, 5, 3\) in 'reference' but "
+                       r"\(2, 6, 3\) in 'lava'"):  # fmt: skip
+        compare_runs(a, b)

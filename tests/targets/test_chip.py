@@ -94,9 +94,10 @@ def test_chip_spec_error_is_a_spikeport_validation_error() -> None:
         (lambda t: t.replace("[energy.synop]\n", "[energy.synop]\nvaleu = 1\n"), "energy.synop.valeu"),
         (lambda t: t + "\n[energy.synapse_op]\nvalue = 1\nunit = 'pJ'\nsource = 'davies2018'\n", "energy.synapse_op"),
         (lambda t: t.replace('chip = "loihi"\n', 'chip = "loihi"\ncolour = "blue"\n'), "colour"),
-        (lambda t: t.replace("[limits.u_bits]", "[limits.u_bitz]"), "limits.u_bitz"),
+        (lambda t: t.replace("[limits.cores_per_chip]", "[limits.cores_per_chipz]"), "limits.cores_per_chipz"),
+        (lambda t: t.replace("[formats.u_bits]", "[formats.u_bitz]"), "formats.u_bitz"),
     ],
-    ids=["figure-field", "section-field", "top-level", "limit-typo"],
+    ids=["figure-field", "section-field", "top-level", "limit-typo", "format-typo"],
 )
 def test_unknown_key_error_names_the_key(edit, key: str) -> None:
     with pytest.raises(ChipSpecError, match=rf"unknown key '{re.escape(key)}'"):

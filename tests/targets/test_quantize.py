@@ -8,10 +8,10 @@ import pytest
 from helpers.nir_graphs import two_layer_graph
 from spikeport.errors import QuantizationRangeError
 from spikeport.export import parse_nir, simulate_float
-from spikeport.ir.nodes import VTH_MANT_MAX
+from spikeport.ir.formats import DEFAULT_CHIP, LOIHI_FORMATS
 from spikeport.simulators import run_reference
 from spikeport.simulators.kernels import effective_weights
-from spikeport.targets import quantize
+from spikeport.targets import load_chip, quantize
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_decays_thresholds_and_weights_follow_the_documented_mapping(network_and
     assert np.max(np.abs(w_int - w_float)) <= 2.0 ** (6 + fc1.weight_exp) / scale  # within one mantissa step (2)
     assert np.array_equal(effective_weights(fc1.weights), fc1.weights), "Lava must not alter quantized weights"
     assert np.max(np.abs(fc1.weights)) >= 128, "weights should use the 8-bit range"
-    assert graph.nodes["readout"].vth == VTH_MANT_MAX
+    assert graph.nodes["readout"].vth == LOIHI_FORMATS.vth_max
     assert report.total_clipped == 0
 
 
@@ -80,3 +80,20 @@ def test_recurrent_and_delayed_connections_quantize_and_track_the_float_network(
     float_spikes, int_spikes = simulate_float(net, x)["lif"].spikes, run_reference(deploy, x).populations["lif"].spikes
     assert float_spikes.sum() > 0
     assert (float_spikes == int_spikes).mean() > 0.95
+
+
+@pytest.mark.parametrize("chip", ["loihi", "loihi2"])
+def test_the_graph_carries_the_chip_formats_and_the_default_chip_is_loihi(network_and_inputs, chip):
+    net, x = network_and_inputs
+    graph, _ = quantize(net, calibration_inputs=x, chip=chip)
+    assert graph.chip == chip and graph.formats == load_chip(chip).formats
+    assert quantize(net, calibration_inputs=x)[0].chip == DEFAULT_CHIP == "loihi"
+
+
+def test_one_bit_mixed_weights_are_refused(network_and_inputs):
+    """At 1 bit Lava drops 8 low bits of mixed-sign mantissas, leaving only -256 and 0: no positive weight."""
+    net, x = network_and_inputs
+    with pytest.raises(QuantizationRangeError, match=r"num_weight_bits=1 .* leaves mixed weights only .*-256 and 0"):
+        quantize(net, calibration_inputs=x, num_weight_bits=1)
+    with pytest.raises(QuantizationRangeError, match=r"num_weight_bits must be in 1\.\.8, got 9"):
+        quantize(net, calibration_inputs=x, num_weight_bits=9)

@@ -83,9 +83,9 @@ def test_attention_equals_sdsa_of_q_k_v_from_3d_steps_earlier(delay: int) -> Non
     g0 = (kv0.sum(dim=2) > layer.config.attn_threshold).float()
     sdsa = out.q * g0.unsqueeze(2)
     assert sdsa.sum() > 0, "the check needs some attention spikes"
-    torch.testing.assert_close(out.kv, delayed(kv0, delay), rtol=0, atol=0)
-    torch.testing.assert_close(out.g, delayed(g0, 2 * delay), rtol=0, atol=0)
-    torch.testing.assert_close(out.attn, delayed(sdsa, 3 * delay), rtol=0, atol=0)
+    torch.testing.assert_close(out.kv, delayed(kv0, delay, time_dim=0), rtol=0, atol=0)
+    torch.testing.assert_close(out.g, delayed(g0, 2 * delay, time_dim=0), rtol=0, atol=0)
+    torch.testing.assert_close(out.attn, delayed(sdsa, 3 * delay, time_dim=0), rtol=0, atol=0)
     assert layer.q_delay_steps == 3 * delay
 
 
@@ -121,8 +121,8 @@ def test_threshold_units_are_memoryless_norse_lif_cells() -> None:
                 zs.append(z)
             return torch.stack(zs)
 
-        kv = lif(delayed(out.k, 1) + delayed(out.v, 1), 1.5)
-        g = lif(delayed(out.kv.sum(dim=2), 1), 0.5)
+        kv = lif(delayed(out.k, 1, time_dim=0) + delayed(out.v, 1, time_dim=0), 1.5)
+        g = lif(delayed(out.kv.sum(dim=2), 1, time_dim=0), 0.5)
     assert out.kv.sum() > 0 and out.g.sum() > 0
     assert torch.equal(kv, out.kv) and torch.equal(g, out.g)
 

@@ -1,4 +1,5 @@
-"""Tests of training, prediction and splitting (spikeport.train.fit), and the default pipeline's accuracy."""
+"""Tests of the decoder's training and prediction (`spikeport.train.models.decoder.fit`), the train/test split
+(`spikeport.train.split`), and the default pipeline's accuracy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the spiking decoder (spikeport.train.model), including the Norse update order it documents."""
+"""Tests of the spiking decoder (`spikeport.train.models.decoder.model`) and the Norse update order it documents."""
 
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ projections P_* (shared over tokens) are ``P(u) = W u`` (plus a bias b after fol
     a[t]  = H(Q[t - 3d] + g[t - d] - 1.5)                      # Q AND g, g broadcast over tokens
     o[t]  = LIF_o(P_o(a[t - d]))                               # only with `output_projection`
 
-LIF_* is Norse 1.1's `LIFCell` with the update documented in `spikeport.train.model` (input added to the current,
-then v integrates the new current, reset to 0). kv, g and a are memoryless threshold units
+LIF_* is Norse 1.1's `LIFCell` with the update documented in `spikeport.train.models.decoder.model` (input added
+to the current, then v integrates the new current, reset to 0). kv, g and a are memoryless threshold units
 (`spikeport.train.layers.delay.threshold_unit`: a CubaLIF with tau_syn = tau_mem = dt, v_th 1.5 or
 attn_threshold), trained with the SuperSpike surrogate. On binary spikes H(K + V - 1.5) = K AND V = K * V.
 
@@ -59,7 +59,8 @@ import norse.torch
 import torch
 from torch import Tensor, nn
 
-from spikeport.train.layers.delay import delayed, threshold_unit
+from spikeport.simulators.timing import delayed
+from spikeport.train.layers.delay import threshold_unit
 from spikeport.train.neurons import lif_cell
 
 __all__ = ["AttentionConfig", "AttentionOutput", "ReparamLinear", "SpikeDrivenAttention", "attention_accumulates"]
@@ -80,7 +81,7 @@ class AttentionConfig:
     v_th: float = 1.0
     """Firing threshold of those LIF neurons (v_leak = v_reset = 0)."""
     surrogate_alpha: float = 100.0
-    """Passed to Norse's SuperSpike surrogate (unused by Norse 1.1.0, see `spikeport.train.model`)."""
+    """Passed to Norse's SuperSpike surrogate (unused by Norse 1.1.0, see `spikeport.train.models.decoder.model`)."""
     synaptic_delay_steps: int = 1
     """d: steps every connection between two layers of units delays its output (Loihi's Dense: 1)."""
     attn_threshold: float = 0.5
@@ -288,16 +289,17 @@ class SpikeDrivenAttention(nn.Module):
         x = x.to(self.q_proj.linear.weight.dtype)
         if not torch.isfinite(x).all():
             raise ValueError("SpikeDrivenAttention.forward: the input contains NaN or infinite values")
-        x_in = delayed(x, d)
+        x_in = delayed(x, d, time_dim=0)
         q = _run_lif(self.q_lif, self.q_proj(x_in))
         k = _run_lif(self.k_lif, self.k_proj(x_in))
         v = _run_lif(self.v_lif, self.v_proj(x_in))
-        kv = threshold_unit(delayed(k, d) + delayed(v, d), self.AND_THRESHOLD)
-        g = threshold_unit(delayed(kv.sum(dim=2), d), self.config.attn_threshold)
-        attn = threshold_unit(delayed(q, self.q_delay_steps) + delayed(g, d).unsqueeze(2), self.AND_THRESHOLD)
+        kv = threshold_unit(delayed(k, d, time_dim=0) + delayed(v, d, time_dim=0), self.AND_THRESHOLD)
+        g = threshold_unit(delayed(kv.sum(dim=2), d, time_dim=0), self.config.attn_threshold)
+        gate = delayed(g, d, time_dim=0).unsqueeze(2)  # broadcast over tokens
+        attn = threshold_unit(delayed(q, self.q_delay_steps, time_dim=0) + gate, self.AND_THRESHOLD)
         spikes = attn
         if self.o_proj is not None and self.o_lif is not None:
-            spikes = _run_lif(self.o_lif, self.o_proj(delayed(attn, d)))
+            spikes = _run_lif(self.o_lif, self.o_proj(delayed(attn, d, time_dim=0)))
         return AttentionOutput(spikes=spikes, q=q, k=k, v=v, kv=kv, g=g, attn=attn)
 
 
@@ -324,6 +326,7 @@ def attention_accumulates(out: AttentionOutput, synaptic_delay_steps: int) -> in
     """
     d = synaptic_delay_steps
     n_tokens = out.q.shape[2]
-    total = delayed(out.k, d).sum() + delayed(out.v, d).sum() + delayed(out.kv, d).sum()
-    total = total + delayed(out.q, 3 * d).sum() + n_tokens * delayed(out.g, d).sum()
+    total = delayed(out.k, d, time_dim=0).sum() + delayed(out.v, d, time_dim=0).sum()
+    total = total + delayed(out.kv, d, time_dim=0).sum() + delayed(out.q, 3 * d, time_dim=0).sum()
+    total = total + n_tokens * delayed(out.g, d, time_dim=0).sum()
     return int(total.item())

@@ -1,37 +1,17 @@
-"""Synaptic delays and memoryless threshold units shared by spikeport's trainable layers.
+"""Memoryless threshold units shared by spikeport's trainable layers.
 
 spikeport trains with Loihi's timing: every connection between two neuron layers delivers at step t + d what its
-source emitted at step t (`synaptic_delay_steps` d, default 1, as Loihi's Dense; see `spikeport.train.model`).
-Layers here keep the time axis first, (T, ...), so a delay is a shift along dim 0 with zeros first.
+source emitted at step t (`synaptic_delay_steps` d, default 1, as Loihi's Dense). The layers keep the time axis
+first, (T, ...), and delay with `spikeport.simulators.timing.delayed(x, d, time_dim=0)`, the one delay function
+of training and the simulators (re-exported as `spikeport.train.layers.delayed`).
 """
 
 from __future__ import annotations
 
 from norse.torch.functional.superspike import super_fn
-from torch import Tensor, nn
+from torch import Tensor
 
-__all__ = ["delayed", "threshold_unit"]
-
-
-def delayed(x: Tensor, steps: int) -> Tensor:
-    """`x` of shape (T, ...) shifted `steps` steps later in time: out[t] = x[t - steps], zeros for t < steps.
-
-    Args:
-        x: A time-first tensor (T, ...).
-        steps: Delay in steps, >= 0.
-
-    Returns:
-        A tensor of the same shape and dtype; gradients flow to the steps that are kept.
-
-    Raises:
-        ValueError: If `steps` is negative.
-    """
-    if steps < 0:
-        raise ValueError(f"delayed: the delay must be >= 0 steps, got {steps}")
-    if steps == 0:
-        return x
-    pad = [0, 0] * (x.ndim - 1) + [steps, 0]  # F.pad lists dims last-first; only dim 0 gets zeros in front
-    return nn.functional.pad(x, pad)[: x.shape[0]]
+__all__ = ["threshold_unit"]
 
 
 def threshold_unit(drive: Tensor, threshold: float) -> Tensor:

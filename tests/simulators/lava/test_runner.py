@@ -13,6 +13,8 @@ import itertools
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,6 +127,44 @@ def test_runs_work_again_after_a_failure(graph_and_inputs, monkeypatch):
     with _deadline(DEADLINE_S):
         lava = run_lava(graph, inputs)
     assert compare_runs(run_reference(graph, inputs), lava).bit_exact
+    _assert_no_lava_process_left()
+
+
+def test_signal_handlers_are_restored_after_runs(graph_and_inputs, monkeypatch):
+    """The guard's SIGINT/SIGTERM/SIGHUP handlers are active only while Lava's runtime is, after a failure too."""
+    from spikeport.simulators.lava import runner
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in handled}
+    graph, inputs = graph_and_inputs
+    with _deadline(DEADLINE_S):
+        run_lava(graph, inputs)
+    assert {s: signal.getsignal(s) for s in handled} == before
+    monkeypatch.setattr(runner, "_zero_states", lambda network: (_ for _ in ()).throw(ValueError("boom")))
+    with _deadline(DEADLINE_S), pytest.raises(SimulationError):
+        run_lava(graph, inputs)
+    assert {s: signal.getsignal(s) for s in handled} == before
+
+
+def test_a_worker_killed_in_process_is_a_simulation_error_not_a_hang(graph_and_inputs):
+    """SIGKILL to Lava's newest process (its runtime service) while `run_lava` runs in this process's main thread."""
+    graph, _ = graph_and_inputs
+    killed = []
+
+    def kill_the_newest_lava_process():
+        deadline = time.monotonic() + DEADLINE_S
+        while len(pids := sorted(int(c.split()[1]) for c in _children())) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        killed.append(pids[-1])
+        os.kill(pids[-1], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_newest_lava_process)
+    killer.start()
+    with _deadline(DEADLINE_S), pytest.raises(SimulationError, match="was killed by SIGKILL") as failure:
+        run_lava(graph, np.ones((2000, 50, 2), dtype=np.int64))
+    killer.join()
+    assert f"runtime service (LoihiPyRuntimeService), pid {killed[0]}" in str(failure.value)
     _assert_no_lava_process_left()
 
 

@@ -51,62 +51,17 @@ matters if Norse changes. The reset in `lif_feed_forward_step` is not detached, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import norse.torch
 import torch
 from torch import Tensor, nn
 
+from spikeport.simulators.timing import delayed
+from spikeport.train.models.decoder.config import DecoderConfig
 from spikeport.train.neurons import lif_cell
 
 __all__ = ["DecoderConfig", "DecoderOutput", "SpikingDecoder"]
-
-
-@dataclass(frozen=True)
-class DecoderConfig:
-    """Sizes and neuron constants of `SpikingDecoder`; physical constants in seconds."""
-
-    n_inputs: int
-    """Input neurons (spike channels), e.g. `FittedEncoder.n_inputs`."""
-    n_hidden: int = 64
-    """Hidden LIF neurons."""
-    n_classes: int = 2
-    """Readout units, one per class."""
-    dt_s: float = 1e-3
-    """Integration step of one network step, in seconds."""
-    tau_syn_s: float = 5e-3
-    """Hidden synaptic current time constant, seconds."""
-    tau_mem_s: float = 1e-2
-    """Hidden membrane time constant, seconds."""
-    v_th: float = 1.0
-    """Hidden firing threshold (dimensionless; v_leak = v_reset = 0)."""
-    readout_tau_syn_s: float = 5e-3
-    """Readout synaptic current time constant, seconds."""
-    readout_tau_mem_s: float = 2e-2
-    """Readout membrane time constant, seconds."""
-    surrogate_alpha: float = 100.0
-    """Sharpness passed to Norse's SuperSpike surrogate (unused by Norse 1.1.0, see the module docstring)."""
-    synaptic_delay_steps: int = 1
-    """Steps between a spike and its effect on the next layer's current. 1 reproduces Loihi's Dense, which delivers
-    at step t+1 what it received at step t, so the trained model and the chip share one timing (exported as NIR
-    `Delay` nodes of `synaptic_delay_steps * dt_s`)."""
-    init_gain: float = 1.5
-    """fc_in weights start as N(0, (init_gain / sqrt(n_inputs * 0.2))**2), sized for ~20 % input activity."""
-
-    def __post_init__(self) -> None:
-        for name in ("n_inputs", "n_hidden", "n_classes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"DecoderConfig.{name}: must be >= 1, got {getattr(self, name)}")
-        for name in ("dt_s", "tau_syn_s", "tau_mem_s", "readout_tau_syn_s", "readout_tau_mem_s", "v_th"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"DecoderConfig.{name}: must be positive, got {getattr(self, name)}")
-        for name in ("tau_syn_s", "tau_mem_s", "readout_tau_syn_s", "readout_tau_mem_s"):
-            if getattr(self, name) < self.dt_s:
-                raise ValueError(
-                    f"DecoderConfig.{name}={getattr(self, name)} is shorter than dt_s={self.dt_s}; the Euler "
-                    "step would overshoot (decay factor below 0). Use tau >= dt_s."
-                )
 
 
 class DecoderOutput(NamedTuple):
@@ -176,23 +131,16 @@ class SpikingDecoder(nn.Module):
             )
         x = spikes.to(self.fc_in.weight.dtype)
         delay = self.config.synaptic_delay_steps
-        currents = _delayed(self.fc_in(x), delay)  # (batch, T, n_hidden), all steps at once
+        currents = delayed(self.fc_in(x), delay, time_dim=1)  # (batch, T, n_hidden), all steps at once
         lif_state = li_state = None
         hidden, volts = [], []
         for t in range(x.shape[1]):
             z, lif_state = self.lif(currents[:, t], lif_state)
             hidden.append(z)
         hidden_spikes = torch.stack(hidden, dim=1)
-        readout_in = _delayed(self.fc_out(hidden_spikes), delay)
+        readout_in = delayed(self.fc_out(hidden_spikes), delay, time_dim=1)
         for t in range(x.shape[1]):
             v, li_state = self.readout(readout_in[:, t], li_state)
             volts.append(v)
         readout_v = torch.stack(volts, dim=1)
         return DecoderOutput(logits=readout_v.mean(dim=1), hidden_spikes=hidden_spikes, readout_v=readout_v)
-
-
-def _delayed(x: Tensor, steps: int) -> Tensor:
-    """`x` (batch, T, n) shifted `steps` later in time, zeros first."""
-    if steps == 0:
-        return x
-    return nn.functional.pad(x, (0, 0, steps, 0))[:, : x.shape[1]]

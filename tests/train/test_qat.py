@@ -9,7 +9,6 @@ import torch
 from spikeport.export import model_to_nir, parse_nir
 from spikeport.simulators import compare_runs, run_reference
 from spikeport.targets import quantize
-from spikeport.targets.qat import IntegerNetwork, finetune_integer, integer_predictions
 from spikeport.train import (
     BandPowerSpikeEncoder,
     DecoderConfig,
@@ -18,6 +17,7 @@ from spikeport.train import (
     make_synthetic_motor_imagery,
     split_trials,
 )
+from spikeport.train.qat import IntegerNetwork, finetune_integer, integer_predictions
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,22 @@ def test_finetuned_graph_is_bit_exact_on_lava(quantized_decoder):
     tuned = network.to_graph()
     comparison = compare_runs(run_reference(tuned, x_test[:8]), run_lava(tuned, x_test[:8]))
     assert comparison.bit_exact, comparison.summary()
+
+
+def test_fine_tuning_refuses_a_kind_its_table_marks_unsupported():
+    from spikeport.errors import UnsupportedNodeError
+    from spikeport.ir import DenseInt, DeployGraph, SpikeInput, TernaryLIFInt
+    from spikeport.train.qat import KIND_TABLE
+
+    graph = DeployGraph(
+        nodes={
+            "in": SpikeInput(name="in", size=2),
+            "w": DenseInt(name="w", weights=np.array([[3, 5]])),
+            "n": TernaryLIFInt(name="n", size=1, du=100, dv=200, vth=10, vth_lo=-10),
+        },
+        edges=[("in", "w"), ("w", "n")],
+        output="n",
+    )
+    with pytest.raises(UnsupportedNodeError, match=r"node 'n' of kind 'ternary_lif_int'.*surrogate"):
+        IntegerNetwork(graph)
+    assert KIND_TABLE.consumer == "integer training forward"

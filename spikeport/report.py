@@ -1,0 +1,211 @@
+"""`report.json`: task metrics per stage, bit-exactness, op counts and energy of a simulated run directory.
+
+The schema (version `REPORT_SCHEMA_VERSION`) is documented field by field in docs/report-schema.md. The task and
+the readout come from the deploy graph's metadata, so the report scores every backend's record exactly as the
+model family reads its output: accuracy (and chance) for classification, R² and Pearson correlation per output
+(and their means) for regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from spikeport.errors import CorruptFileError, SpikeportError, StaleArtifactError
+from spikeport.integrity import RunManifest
+from spikeport.ir.formats import DEFAULT_CHIP
+from spikeport.rundir import (
+    DATA_FILE,
+    DEPLOY_FILE,
+    QUANT_FILE,
+    TRAIN_FILE,
+    data_info,
+    load_data,
+    open_run,
+    read_json,
+    reading,
+    record_name,
+    require,
+    stage_of,
+)
+
+__all__ = ["REPORT_INPUTS", "REPORT_SCHEMA_VERSION", "STAGES", "build_report", "summary_lines"]
+
+REPORT_SCHEMA_VERSION = 2
+STAGES = ("float", "quantized_reference", "lava", "quantized_before_finetune", "integer_training_forward")
+"""Keys of `performance.stages`, in the order the summary prints them (the last two only after fine-tuning)."""
+REPORT_INPUTS = (DEPLOY_FILE, record_name("reference"), record_name("lava"), DATA_FILE, TRAIN_FILE, QUANT_FILE)
+"""The artifacts a report is made from, checked against the run's manifest in this order."""
+
+
+def _record(run_dir: Path, backend: str, n_test: int, graph, manifest: RunManifest):
+    """A backend's test-split record, checked: its manifest entry, the backend it states, its populations."""
+    from spikeport.ir.kinds import Role
+    from spikeport.simulators import load_record
+
+    name = record_name(backend)
+    path = require(run_dir, name, manifest)
+    made_by = manifest.entries[name].stage
+    if made_by != stage_of(name):
+        raise StaleArtifactError(
+            f"{path} was made by `spikeport {made_by}`, but the report scores the test split; "
+            f"re-run `spikeport {stage_of(name)}`"
+        )
+    with reading(path, "simulation record (.npz)"):
+        record = load_record(path)
+    if record.backend != backend:
+        raise StaleArtifactError(
+            f"{path} holds a record of backend {record.backend!r}, not {backend!r}; re-run `spikeport {stage_of(name)}`"
+        )
+    populations = [n for n, node in graph.nodes.items() if node.role is Role.POPULATION]
+    if sorted(record.populations) != sorted(populations):
+        raise StaleArtifactError(
+            f"{path} records populations {sorted(record.populations)} but the deploy graph has {sorted(populations)}; "
+            f"re-run `spikeport {stage_of(name)}`"
+        )
+    if record.num_samples != n_test:
+        raise SpikeportError(
+            f"{path} holds {record.num_samples} samples but the test split has {n_test}; "
+            f"run `spikeport simulate {run_dir} --backend {backend} --split test`"
+        )
+    return record
+
+
+def _float_metrics(training: dict, task: str) -> dict:
+    if "float_test" not in training:
+        raise CorruptFileError(
+            f"{TRAIN_FILE} has no float_test metrics (written by an older spikeport); re-run `spikeport train`"
+        )
+    if training.get("task", task) != task:
+        raise SpikeportError(
+            f"{TRAIN_FILE} is for a {training.get('task')} model but the deploy graph is for {task}; "
+            "re-run `spikeport export` and `spikeport quantize` after training"
+        )
+    return training["float_test"]
+
+
+def build_report(
+    run_dir: Path,
+    *,
+    chip: str = DEFAULT_CHIP,
+    timings: dict | None = None,
+    manifest: RunManifest | None = None,
+) -> dict:
+    """The report of a run directory with data, training facts, a deploy graph and both simulation records.
+
+    Every artifact in `REPORT_INPUTS` is checked against the run's manifest before it is read.
+
+    Args:
+        run_dir: the run directory.
+        chip: chip whose energy figures to use.
+        timings: seconds per stage (the demo's), stored under `timing`.
+        manifest: the run's manifest, if the caller has opened it already.
+
+    Raises:
+        StaleArtifactError: If an artifact is missing, foreign, changed, or made from other inputs than the rest.
+        SpikeportError: If an artifact is unreadable, or inconsistent with the others.
+    """
+    from spikeport.ir import load_deploy_graph
+    from spikeport.simulators import compare_runs
+    from spikeport.targets import count_ops, estimate_energy, load_chip
+    from spikeport.train.models import readout_of, readout_scale
+    from spikeport.train.tasks import TaskKind, chance_level, task_metrics
+
+    manifest = manifest or open_run(run_dir)
+    for name in REPORT_INPUTS:  # all checked before any is read, in the order a user re-runs their stages
+        require(run_dir, name, manifest)
+    graph = load_deploy_graph(run_dir / DEPLOY_FILE)
+    data = load_data(run_dir, manifest)
+    y_test = data["y_test"]
+    ref = _record(run_dir, "reference", len(y_test), graph, manifest)
+    lava = _record(run_dir, "lava", len(y_test), graph, manifest)
+    training = read_json(require(run_dir, TRAIN_FILE, manifest), "train")
+    quantization = read_json(require(run_dir, QUANT_FILE, manifest), "quantize")
+    readout = readout_of(graph.metadata)
+    task, scale = readout.task, readout_scale(graph)
+    stages = {
+        "float": _float_metrics(training, task.value),
+        "quantized_reference": task_metrics(task, readout.apply(ref, graph.output, scale), y_test),
+        "lava": task_metrics(task, readout.apply(lava, graph.output, scale), y_test),
+    }
+    finetune = quantization.get("integer_finetune")
+    if finetune:
+        stages["quantized_before_finetune"] = finetune["test_before"]
+        stages["integer_training_forward"] = finetune["test_training_forward"]
+    performance = {"task": task.value, "readout": readout.value, "stages": stages}
+    if task is TaskKind.CLASSIFICATION:
+        performance["chance"] = chance_level(y_test)
+    comparison = compare_runs(ref, lava)
+    counts = count_ops(graph, data["x_test"], ref)
+    energy = estimate_energy(counts, load_chip(chip), steps_per_sample=ref.num_steps, dt_s=float(graph.metadata["dt"]))
+    report = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "model": str(graph.metadata.get("model", training.get("model", "decoder"))),
+        "data": {
+            **data_info(data),
+            "n_train": len(data["y_train"]),
+            "n_test": len(y_test),
+            "steps_per_sample": ref.num_steps,
+            "n_inputs": int(data["x_test"].shape[2]),
+        },
+        "performance": performance,
+        "bit_exact": comparison.bit_exact,
+        "validation": {
+            "values_compared": comparison.values_compared,
+            "values_differing": comparison.values_differing,
+            "first_mismatch": asdict(comparison.first_mismatch) if comparison.first_mismatch else None,
+            "readout_spikes": int(np.abs(ref.populations[graph.output].spikes).sum()),
+        },
+        "saturation": {
+            "counted_by": comparison.saturation_counted_by,
+            "counts": {node: dict(counts) for node, counts in comparison.saturation.items()},
+            "line": comparison.saturation_line(),
+        },
+        "training": {k: v for k, v in training.items() if k != "float_test"},
+        "quantization": quantization,
+        "ops": counts.to_dict(),
+        "energy": energy.to_dict(),
+        "chip": chip,
+        "timing": timings or {},
+    }
+    report["summary"] = [*summary_lines(report), *energy.summary_lines()]
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """A short human summary of a report (data, task metrics per stage, bit-exactness)."""
+    from spikeport.train.tasks import format_metrics
+
+    perf, data = report["performance"], report["data"]
+    stages = perf["stages"]
+    label = "SYNTHETIC data" if data["synthetic"] else "recorded data"
+
+    def value(stage: str) -> str:
+        return format_metrics(stages[stage], labelled=False)
+
+    if perf["task"] == "classification":
+        heading, tail = "accuracy (test)", f" | chance {perf['chance']:.3f}"
+    else:
+        n_out = len(stages["float"]["r2"])
+        heading, tail = f"R²/Pearson r (test, mean of {n_out} outputs)", ""
+    lines = [
+        f"data: {label} ({data['description'].splitlines()[0]})",
+        f"      {data['n_train']} train / {data['n_test']} test trials, {data['steps_per_sample']} steps, "
+        f"{data['n_inputs']} input neurons",
+        f"{heading}: float {value('float')} | quantized reference {value('quantized_reference')} | "
+        f"Lava fixed_pt {value('lava')}{tail}",
+    ]
+    if "integer_training_forward" in stages:
+        lines.append(
+            f"      integer fine-tuning: {value('quantized_before_finetune')} before, training-time integer "
+            f"forward {value('integer_training_forward')}"
+        )
+    validation = report["validation"]
+    lines.append(
+        f"bit-exact reference vs Lava: {report['bit_exact']} ({validation['values_compared']} values, "
+        f"{validation['values_differing']} differ)"
+    )
+    lines.append(report["saturation"]["line"])
+    return lines
