@@ -172,4 +172,3 @@ def lower_chain(
     return Synapse(
         name=name, source=source, target=target, weight=weight, bias=bias, delay_steps=delay_steps, nodes=path
     )
-

@@ -264,4 +264,3 @@ def node_map(
         f"NIR node {name!r} ({type(node).__name__}) is not a linear node with a map; expected one of Linear, "
         "Affine, Conv1d, Conv2d, SumPool2d, AvgPool2d, Scale, Flatten (Delay nodes are handled by the chain)"
     )
-

@@ -224,4 +224,3 @@ def _chains(graph: nir.NIRGraph, input_name: str, populations: dict) -> list[tup
                 )
             chains.append((source, tuple(path), current))
     return chains
-

@@ -223,9 +223,7 @@ def simulate_stage(backend: str, split: str = "test") -> str:
     return f"simulate --backend {backend}" + ("" if split == "test" else f" --split {split}")
 
 
-def stage_simulate(
-    run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False
-):
+def stage_simulate(run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False):
     """Run the deploy graph on `backend` ('reference' or 'lava') over a data split; saves and returns the record.
 
     With `strict`, any saturation or wrap-around (counted by the reference simulator, which also runs first for a
@@ -254,9 +252,7 @@ def stage_simulate(
     return record
 
 
-def stage_report(
-    run_dir: Path, *, chip: str = DEFAULT_CHIP, timings: dict | None = None, strict: bool = False
-) -> dict:
+def stage_report(run_dir: Path, *, chip: str = DEFAULT_CHIP, timings: dict | None = None, strict: bool = False) -> dict:
     """Assemble `report.json` from the run directory's artifacts (`spikeport.report`); returns the report.
 
     Every artifact read is checked against the manifest first, so the report never mixes artifacts of different runs.

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from spikeport.cli import build_parser, main
@@ -142,3 +143,20 @@ def test_validate_prints_the_first_mismatch_and_exits_non_zero(tmp_path, monkeyp
     assert main(["validate", str(path), "--samples", "2", "--steps", "8", "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and "sample 0, step 4, layer 'n', neuron 0, v:" in out
+
+
+@pytest.mark.lava
+def test_strict_turns_counted_saturation_into_a_one_line_error(tmp_path, capsys):
+    """A deploy graph whose membrane voltages saturate: validate reports the count; with --strict it fails (exit 2)."""
+    from helpers.graphs import one_layer
+    from spikeport.ir import save_deploy_graph
+
+    graph = save_deploy_graph(
+        one_layer(np.zeros((3, 1)), dv=0, bias_mant=[-4096, -2048, 4095], bias_exp=7), tmp_path / "sat.deploy.npz"
+    )
+    args = ["validate", str(graph), "--samples", "2", "--steps", "40", "--no-progress"]
+    assert main(args) == 0
+    assert "pop v_saturated 72" in capsys.readouterr().out
+    assert main([*args, "--strict"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "strict" in err[0] and "'pop' v_saturated 72" in err[0]

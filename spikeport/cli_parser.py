@@ -1,0 +1,240 @@
+"""The `spikeport` command line: the parser of every subcommand, its options with their types and ranges, and help.
+
+`spikeport.cli` runs the parsed command; this module only describes the interface, so `--help` needs neither
+torch nor Lava.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from spikeport import __version__
+from spikeport.cli_args import (
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_SECONDS,
+    PROBABILITY,
+    SEED,
+    OneLineParser,
+    integer,
+    path,
+)
+from spikeport.ir.formats import DEFAULT_CHIP
+
+DESCRIPTION = """\
+spikeport takes spiking neural networks from PyTorch training to Loihi-class chips, bit-true.
+
+Stages (each reads and writes files in a run directory, so each can be re-run alone):
+  train     a model family's default data -> spike encoding -> trained model (norse, surrogate gradients)
+  export    trained model -> NIR graph (model.nir)
+  quantize  NIR graph -> Loihi integer deploy graph (model.deploy.npz)
+  simulate  deploy graph -> spikes, u, v on the integer reference or on Lava fixed_pt
+  validate  reference vs Lava, bit for bit; exit code 0 only when bit-exact
+  report    task metrics, bit-exactness, SynOps and energy -> report.json
+  demo      all of the above on a model family's default data
+  import    a NIR graph from another framework -> deploy graph, with float-vs-integer agreement per layer
+"""
+
+EXAMPLE = "Example:  spikeport demo --out runs/demo"
+
+
+def _families_text() -> str:
+    """The registered model families, one line each (for --help)."""
+    from spikeport.train.models import DEFAULT_FAMILY, family_names, get_family
+
+    lines = [f"Model families (train/demo --model NAME; default {DEFAULT_FAMILY}):"]
+    for name in family_names():
+        family = get_family(name)
+        lines.append(f"  {name:<9} {family.task.value}: {family.summary}")
+    return "\n".join(lines)
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    from spikeport.train.models import DEFAULT_FAMILY, RunConfig, family_names
+
+    d = RunConfig()
+    group = parser.add_argument_group(
+        "model and data (defaults: the model family's; the decoder's are shown, on SYNTHETIC motor-imagery EEG)"
+    )
+    group.add_argument(
+        "--model",
+        default=DEFAULT_FAMILY,
+        metavar="NAME",
+        help=f"model family: {', '.join(family_names())} (default %(default)s)",
+    )
+    group.add_argument(
+        "--seed", type=SEED, default=None, help=f"seed of data, split and training, 0..2**32-1 ({d.seed})"
+    )
+    group.add_argument("--subjects", type=POSITIVE, default=None, help=f"synthetic subjects, >= 1 ({d.n_subjects})")
+    group.add_argument(
+        "--trials-per-class",
+        type=POSITIVE,
+        default=None,
+        help=f"trials per class and subject, >= 1 ({d.trials_per_class})",
+    )
+    group.add_argument("--steps", type=POSITIVE, default=None, help=f"time steps per trial, >= 1 ({d.num_steps})")
+    group.add_argument("--hidden", type=POSITIVE, default=None, help=f"hidden neurons, >= 1 ({d.n_hidden})")
+    group.add_argument(
+        "--epochs", type=POSITIVE, default=None, help="training epochs, >= 1 (the family trainer's default)"
+    )
+    group.add_argument(
+        "--finetune-epochs",
+        type=NON_NEGATIVE,
+        default=None,
+        help=f"epochs of quantization-aware fine-tuning through the integer forward pass, >= 0 ({d.finetune_epochs})",
+    )
+    _add_chip(group, "chip whose formats and energy figures to use", d.chip)
+
+
+def _add_chip(p, help_text: str, default: str = DEFAULT_CHIP) -> None:
+    p.add_argument("--chip", default=default, choices=("loihi", "loihi2"), help=f"{help_text} (default %(default)s)")
+
+
+def _add_tau_convention(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tau-convention",
+        choices=("seconds", "norse"),
+        default="seconds",
+        help="how a .nir graph stores time constants: seconds (NIR), or as norse <= 1.1's to_nir writes them "
+        "(dt * tau, LIFCell w_in unscaled)",
+    )
+
+
+def _add_strict(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) if any membrane voltage saturates, any state or channel wraps around, or any weight is "
+        "clipped to the chip's range (counted by the integer reference; without it they are counted and reported)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="spikeport",
+        description=DESCRIPTION,
+        epilog=f"{_families_text()}\n\n{EXAMPLE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"spikeport {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_text: str, *, families: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=textwrap.fill(help_text, 100),
+            epilog=_families_text() if families else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        return p
+
+    p = add(
+        "demo",
+        "Run every stage on a model family's default data (the decoder's: SYNTHETIC motor-imagery EEG) and write "
+        "DIR/report.json.",
+        families=True,
+    )
+    p.add_argument("--out", type=path, required=True, help="run directory for all artifacts (created)")
+    _add_data_options(p)
+    p = add(
+        "train",
+        "Generate a model family's default data (the decoder's: SYNTHETIC motor-imagery EEG), encode it as spikes "
+        "and train the model.",
+        families=True,
+    )
+    p.add_argument(
+        "--out", type=path, required=True, help="run directory (created): writes data.npz, model.pt, training.json"
+    )
+    _add_data_options(p)
+    p = add("export", "Export the trained model of a run directory as a NIR graph (model.nir).")
+    p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
+    p = add("quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).")
+    p.add_argument("run_dir", type=path, help="run directory with model.nir")
+    _add_chip(p, "target chip")
+    p.add_argument("--weight-bits", type=integer(1, 8), default=8, help="weight precision 1..8 (default %(default)s)")
+    p.add_argument(
+        "--finetune-epochs",
+        type=NON_NEGATIVE,
+        default=0,
+        help="then fine-tune the integer weights through the integer forward pass, >= 0 (default %(default)s: off)",
+    )
+    p.add_argument(
+        "--seed", type=SEED, default=0, help="seed of the fine-tuning batch order, 0..2**32-1 (default %(default)s)"
+    )
+    p = add(
+        "simulate",
+        "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",
+    )
+    p.add_argument("run_dir", type=path, help="run directory with model.deploy.npz and data.npz")
+    p.add_argument(
+        "--backend", choices=("reference", "lava"), default="reference", help="simulator (default %(default)s)"
+    )
+    p.add_argument("--split", choices=("test", "train"), default="test", help="which inputs (default %(default)s)")
+    _add_strict(p)
+    p = add(
+        "validate",
+        "Run the reference and Lava on the same inputs and compare spikes, u and v at every step. "
+        "Exit code 0 only when bit-exact; otherwise the first mismatch is printed.",
+    )
+    p.add_argument(
+        "target",
+        type=path,
+        help="a run directory (uses its test inputs), a deploy graph file (*.deploy.npz) or a NIR graph (*.nir)",
+    )
+    p.add_argument(
+        "--dt",
+        type=POSITIVE_SECONDS,
+        default=None,
+        help="step in seconds (> 0) for a .nir graph; overrides the one it records",
+    )
+    _add_tau_convention(p)
+    p.add_argument(
+        "--samples", type=POSITIVE, default=None, help="samples to run, >= 1 (default: all test inputs, or 16 random)"
+    )
+    p.add_argument("--steps", type=POSITIVE, default=None, help="steps per sample for random inputs, >= 1 (default 50)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of random inputs, 0..2**32-1 (default %(default)s)")
+    p.add_argument(
+        "--rate", type=PROBABILITY, default=0.2, help="spike probability of random inputs, 0..1 (default %(default)s)"
+    )
+    _add_strict(p)
+    p = add(
+        "import",
+        "Import a NIR graph written by any framework: validate it, quantize it to Loihi integers (calibrated on "
+        "seeded random spikes), print float-vs-integer agreement per layer, and write a deploy graph.",
+    )
+    p.add_argument("graph", type=path, help="the .nir file")
+    p.add_argument(
+        "--out", type=path, default=None, help="deploy graph to write (default: GRAPH with suffix .deploy.npz)"
+    )
+    p.add_argument(
+        "--nir-out",
+        type=path,
+        default=None,
+        help="also write the graph as spikeport reads it: a flat NIR graph of standard nodes (subgraphs inlined, "
+        "chains composed into Linear/Affine + Delay, time constants in seconds)",
+    )
+    p.add_argument(
+        "--dt", type=POSITIVE_SECONDS, default=None, help="step in seconds (> 0); overrides the one the graph records"
+    )
+    _add_tau_convention(p)
+    _add_chip(p, "target chip")
+    p.add_argument("--samples", type=POSITIVE, default=16, help="calibration samples, >= 1 (default %(default)s)")
+    p.add_argument(
+        "--steps", type=POSITIVE, default=50, help="steps per calibration sample, >= 1 (default %(default)s)"
+    )
+    p.add_argument("--rate", type=PROBABILITY, default=0.2, help="input spike probability, 0..1 (default %(default)s)")
+    p.add_argument(
+        "--seed", type=SEED, default=0, help="seed of the calibration inputs, 0..2**32-1 (default %(default)s)"
+    )
+    p = add(
+        "report",
+        "Compute task metrics (accuracy, or R² and correlation), bit-exactness, SynOps and energy of a simulated "
+        "run; write report.json.",
+    )
+    p.add_argument("run_dir", type=path, help="run directory with both simulation records")
+    _add_chip(p, "energy figures")
+    _add_strict(p)
+    return parser
