@@ -59,6 +59,8 @@ def check_inputs(graph: DeployGraph, inputs: np.ndarray) -> np.ndarray:
         raise IRValidationError(
             f"inputs must have shape (samples, steps, {size}) for input {source.name!r}, got {array.shape}"
         )
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise IRValidationError("inputs must be integer spikes or payloads, got NaN or infinite values")
     if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
         raise IRValidationError("inputs must be integer spikes or payloads, got fractional values")
     if array.dtype.kind not in "iubf":

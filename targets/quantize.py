@@ -1,7 +1,7 @@
 """Quantization: a float NIR network to a Loihi integer deploy graph, with a per-layer account of what it cost.
 
 Each population p gets one scale S_p (integer units of v per float unit of v), so that Loihi's u = S_p * cur and
-v = S_p * v exactly mirror the float discrete form of `spikeport.export.nir_graph`:
+v = S_p * v exactly mirror the float discrete form of `spikeport.export.network` (`ParsedNetwork`):
 
     du = round(4096 * beta) - 1        (Lava decays u by (du + 1) / 4096)
     dv = round(4096 * alpha)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikeport.errors import UnsupportedNodeError
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir.formats import LOIHI_FORMATS
 from spikeport.ir.kinds import KindTable
 
 
@@ -94,12 +96,23 @@ KIND_TABLE: KindTable = KindTable(
 input to play back; a CONNECTION's or POPULATION's takes the node. Lava is imported inside the factories only."""
 
 
+def _differences(graph: DeployGraph) -> str:
+    ours, loihi = graph.formats.to_dict(), LOIHI_FORMATS.to_dict()
+    return ", ".join(f"{key} {ours[key]} (Loihi {loihi[key]})" for key in ours if ours[key] != loihi[key])
+
+
 def build_network(graph: DeployGraph, inputs: np.ndarray, recorder_paths: dict[str, str]) -> LavaNetwork:
     """Create and connect the processes; `inputs` is (samples, steps, n_in), played back-to-back.
 
     Raises:
-        UnsupportedNodeError: a node's kind has no Lava process in `KIND_TABLE` (checked before Lava is imported).
+        UnsupportedNodeError: a node's kind has no Lava process in `KIND_TABLE`, or the graph's number formats are
+            not the Loihi formats that Lava's stock `fixed_pt` models implement (checked before Lava is imported).
     """
+    if graph.formats != LOIHI_FORMATS:
+        raise UnsupportedNodeError(
+            f"Lava's stock fixed_pt processes implement the Loihi number formats only; this graph (chip "
+            f"{graph.chip!r}) uses others, so it cannot run on Lava: {_differences(graph)}"
+        )
     factories = {name: KIND_TABLE.handler(node) for name, node in graph.nodes.items()}
 
     from spikeport.simulators.lava.processes.recorder.process import StateRecorder

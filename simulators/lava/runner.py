@@ -89,5 +89,5 @@ def _process_errors(network: LavaNetwork | None) -> list[str]:
         if error is None and not getattr(actor, "_is_done", True):
             error = actor.exception
         if error is not None:
-            errors.append(str(error[1]).strip().splitlines()[-1])
+            errors.append((str(error[1]).strip().splitlines() or [repr(error[0])])[-1])
     return errors

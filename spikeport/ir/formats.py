@@ -114,13 +114,20 @@ class NumberFormats:
     """The Dense sign modes the chip supports."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sign_modes", tuple(SignMode(m) for m in self.sign_modes))
+        try:
+            object.__setattr__(self, "sign_modes", tuple(SignMode(m) for m in self.sign_modes))
+        except (TypeError, ValueError) as exc:
+            raise IRValidationError(f"number format 'sign_modes': {exc}") from exc
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_overflow"):
-                object.__setattr__(self, f.name, Overflow(value))
+                try:
+                    object.__setattr__(self, f.name, Overflow(value))
+                except ValueError as exc:
+                    raise IRValidationError(f"number format {f.name!r}: {exc}") from exc
             elif f.name != "sign_modes" and (isinstance(value, bool) or not isinstance(value, int)):
                 raise IRValidationError(f"number format {f.name!r} must be an int, got {value!r}")
+        self._check_widths()
         for low, high in (("bias_exp_min", "bias_exp_max"), ("weight_exp_min", "weight_exp_max")):
             if getattr(self, low) > getattr(self, high):
                 raise IRValidationError(f"number formats: {low} {getattr(self, low)} exceeds {high}")
@@ -128,6 +135,26 @@ class NumberFormats:
             raise IRValidationError(
                 "number formats: need 1 <= num_weight_bits_min <= num_weight_bits_max <= weight_mant_bits, got "
                 f"{self.num_weight_bits_min}, {self.num_weight_bits_max}, {self.weight_mant_bits}"
+            )
+
+    def _check_widths(self) -> None:
+        """Widths the integer kernels can represent exactly: they hold integers in float64 (53-bit mantissa), and
+        the largest product is a channel-wide state times a decay factor."""
+        for name in ("decay_bits", "u_bits", "v_bits", "channel_bits", "vth_mant_bits", "bias_mant_bits"):
+            if getattr(self, name) < 1:
+                raise IRValidationError(f"number format {name!r} must be >= 1, got {getattr(self, name)}")
+        for name in ("act_shift", "delay_max"):
+            if getattr(self, name) < 0:
+                raise IRValidationError(f"number format {name!r} must be >= 0, got {getattr(self, name)}")
+        if max(self.u_bits, self.v_bits, self.vth_mant_bits + self.act_shift) > self.channel_bits:
+            raise IRValidationError(
+                f"number formats: u_bits {self.u_bits}, v_bits {self.v_bits} and vth_mant_bits + act_shift "
+                f"{self.vth_mant_bits + self.act_shift} must fit the {self.channel_bits}-bit channels"
+            )
+        if self.channel_bits + self.decay_bits > 52:
+            raise IRValidationError(
+                f"number formats: channel_bits {self.channel_bits} + decay_bits {self.decay_bits} exceeds 52, beyond "
+                "what the integer reference computes exactly"
             )
 
     # ------------------------------------------------------------------------------------------ derived ranges

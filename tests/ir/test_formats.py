@@ -274,3 +274,36 @@ def test_kernel_overflow_policies_on_8_bits(policy: Overflow, expected: list[int
 
     x = torch.tensor([-128.0, 127.0, 128.0, 256.0, 255.0, -383.0, -514.0])
     assert bound(x, 8, policy).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("act_shift", -2, "'act_shift' must be >= 0"),
+        ("v_bits", -3, "'v_bits' must be >= 1"),
+        ("channel_bits", 0, "'channel_bits' must be >= 1"),
+        ("decay_bits", 60, "exceeds 52"),
+        ("u_bits", 40, "must fit the 32-bit channels"),
+        ("u_overflow", "bogus", "'u_overflow'"),
+    ],
+)
+def test_formats_the_kernels_cannot_compute_exactly_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(IRValidationError, match=re.escape(message)):
+        replace(LOIHI_FORMATS, **{field: value})
+
+
+@pytest.mark.lava
+def test_lava_refuses_a_graph_with_other_than_the_loihi_formats() -> None:
+    from spikeport.errors import SpikeportError
+    from spikeport.simulators.lava import run_lava
+
+    graph = one_layer([[3]])
+    other = DeployGraph(
+        nodes=graph.nodes,
+        edges=graph.edges,
+        output=graph.output,
+        formats=replace(LOIHI_FORMATS, weight_exp_max=5),
+    )
+    expected = r"UnsupportedNodeError: .*Loihi number formats only.*weight_exp_max 5 \(Loihi 7\)"
+    with pytest.raises(SpikeportError, match=expected):
+        run_lava(other, np.ones((1, 3, 1), dtype=np.int64))

@@ -230,12 +230,15 @@ def test_ternary_lif_spikes_both_ways():
 
 
 def test_inputs_are_validated():
-    """Wrong shapes, fractional values, non-binary spikes and a reset interval not dividing the steps are refused."""
+    """Wrong shapes, fractional or non-finite values, non-binary spikes and a reset interval not dividing the steps are refused."""
     graph = one_layer([[1, 1]])
     with pytest.raises(IRValidationError, match="shape"):
         run_reference(graph, np.zeros((1, 4, 3)))
     with pytest.raises(IRValidationError, match="fractional"):
         run_reference(graph, np.full((1, 4, 2), 0.5))
+    for bad in (np.inf, np.nan):
+        with pytest.raises(IRValidationError, match="NaN or infinite"):
+            run_reference(one_layer([[1, 1]], num_message_bits=24), np.full((1, 4, 2), bad))
     with pytest.raises(IRValidationError, match="binary"):
         run_reference(graph, np.full((1, 4, 2), 2))
     reset = one_layer([[1]], kind="reset", reset_interval=3)

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers.graphs import one_layer
@@ -89,14 +90,15 @@ def _mapped_segments(pid: int) -> set[str]:
 
 
 class Command:
-    """`spikeport validate` of a long Lava run, started in its own session with its own TMPDIR."""
+    """A long Lava run (`spikeport validate` unless other `args` are given), in its own session and TMPDIR."""
 
-    def __init__(self, tmp_path: Path, fault: str = "") -> None:
-        graph = tmp_path / "graph.deploy.npz"
-        save_deploy_graph(one_layer([[1, 2]], du=4095, dv=0, vth=3), graph)
+    def __init__(self, tmp_path: Path, fault: str = "", args: list[str] | None = None) -> None:
+        if args is None:
+            graph = tmp_path / "graph.deploy.npz"
+            save_deploy_graph(one_layer([[1, 2]], du=4095, dv=0, vth=3), graph)
+            args = ["validate", str(graph), "--samples", "5000", "--steps", "50", "--no-progress"]
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir()
-        args = ["validate", str(graph), "--samples", "5000", "--steps", "50", "--no-progress"]
         self.process = subprocess.Popen(
             [sys.executable, "-c", DRIVER, fault, *args],
             stdout=subprocess.DEVNULL,
@@ -203,3 +205,34 @@ def test_a_worker_killed_while_lava_starts_is_reported_instead_of_a_hang(tmp_pat
     line = _one_line(lines)
     assert "Lava failed while compiling and starting the processes" in line and "was killed by SIGKILL" in line
     command.assert_nothing_left()
+
+
+def test_an_interrupted_simulate_leaves_the_previous_record_and_manifest_intact(tmp_path):
+    """SIGTERM during `spikeport simulate --backend lava`: the record of the previous good run (and the manifest
+    entry that vouches for it) keep their bytes, and the interrupted run leaves nothing behind."""
+    from spikeport.integrity import MANIFEST_FILE, RunManifest
+    from spikeport.rundir import save_data
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rng = np.random.default_rng(0)
+    save_deploy_graph(one_layer([[1, 2]], du=4095, dv=0, vth=3), run / "model.deploy.npz")
+    x_test = rng.integers(0, 2, (5000, 50, 2))
+    arrays = {"x_train": x_test[:4], "y_train": np.zeros(4, int), "x_test": x_test, "y_test": np.zeros(5000, int)}
+    save_data(run, arrays, {"class_names": ["a", "b"], "synthetic": True, "description": "test data"})
+    manifest = RunManifest(run)
+    manifest.record("data.npz", "train")
+    manifest.record("model.deploy.npz", "quantize", inputs=("data.npz",))
+    (run / "record_lava.npz").write_bytes(b"the previous good record")
+    manifest.record("record_lava.npz", "simulate --backend lava", inputs=("model.deploy.npz", "data.npz"))
+    before = {name: (run / name).read_bytes() for name in ("record_lava.npz", MANIFEST_FILE)}
+
+    command = Command(tmp_path, args=["simulate", str(run), "--backend", "lava", "--no-progress"])
+    command.wait_for_lava()
+    os.kill(command.pid, signal.SIGTERM)
+    code, lines = command.finish()
+    assert code == 128 + signal.SIGTERM
+    assert _one_line(lines).startswith("spikeport simulate: stopped by SIGTERM; ")
+    command.assert_nothing_left()
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in run.iterdir()) == ["data.npz", MANIFEST_FILE, "model.deploy.npz", "record_lava.npz"]
