@@ -230,7 +230,8 @@ def test_ternary_lif_spikes_both_ways():
 
 
 def test_inputs_are_validated():
-    """Wrong shapes, fractional or non-finite values, non-binary spikes and a reset interval not dividing the steps are refused."""
+    """Wrong shapes, fractional or non-finite values, non-binary spikes and a reset interval not dividing the steps
+    are refused."""
     graph = one_layer([[1, 1]])
     with pytest.raises(IRValidationError, match="shape"):
         run_reference(graph, np.zeros((1, 4, 3)))
