@@ -78,7 +78,7 @@ def wrap_channel(x: torch.Tensor, formats: NumberFormats = LOIHI_FORMATS) -> tor
 
 def wrap_int32(x: torch.Tensor) -> torch.Tensor:
     """`wrap_channel` under the Loihi formats: the two's-complement wrap of numpy int32 arithmetic and channels."""
-    return bound(x, LOIHI_FORMATS.channel_bits, LOIHI_FORMATS.channel_overflow)
+    return wrap_channel(x)
 
 
 def shift(x: torch.Tensor, exponent: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 from spikeport.errors import IRValidationError
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats
+from spikeport.ir.graph import warn_clipped_weights
 from spikeport.ir.kinds import KindTable
 from spikeport.simulators import kernels, saturation, timing
 from spikeport.simulators.record import PopulationTrace, RunRecord
@@ -363,7 +364,7 @@ def run_reference(
     if strict:
         weights = {name: {saturation.WEIGHTS_CLIPPED: n} for name, n in clipped.items()}
         saturation.check_strict(weights, "the reference run, before it starts")
-    saturation.warn_clipped_weights(graph, "the reference run")
+    warn_clipped_weights(graph, "the reference run", clipped)
     tally = SaturationTally(graph.formats, (p.name for p in graph.populations), clipped)
     with torch.no_grad():
         if stepwise or cyclic:

@@ -14,14 +14,12 @@ The suffix follows the formats' overflow policy: a state that wraps is `_wrapped
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping
 
 import torch
 
-from spikeport.errors import SaturationError, SpikeportWarning
-from spikeport.ir import DeployGraph
-from spikeport.ir.formats import NumberFormats, Overflow, sign_mode
+from spikeport.errors import SaturationError
+from spikeport.ir.formats import NumberFormats, Overflow
 from spikeport.simulators.kernels import LIFUpdate
 
 WEIGHTS_CLIPPED = "weights_clipped"
@@ -93,33 +91,6 @@ class SaturationTally:
         return {name: {var: int(n) for var, n in self._counts[name].items()} for name in order if name in self._counts}
 
 
-def warn_clipped_weights(graph: DeployGraph, where: str) -> dict[str, int]:
-    """Warn (SpikeportWarning) once per connection of `graph` whose stored weights the chip would clip.
-
-    Args:
-        graph: the deploy graph.
-        where: what reads the graph, for the message (e.g. "the reference run", "deploy graph 'g.deploy.npz'").
-
-    Returns:
-        Connection name -> number of weights beyond the clip range of their sign mode, for those with any.
-    """
-    found = {}
-    for dense in graph.synapses:
-        clipped = graph.formats.weights_beyond_clip(dense.weights)
-        if not clipped:
-            continue
-        found[dense.name] = clipped
-        mode = sign_mode(dense.weights)
-        low, high = graph.formats.weight_clip_range(mode)
-        warnings.warn(
-            f"{where}: connection {dense.name!r} has {clipped} of {dense.weights.size} weights beyond the chip's "
-            f"{mode.value} weight range [{low}, {high}], which the chip clips; re-quantize the graph to keep them",
-            SpikeportWarning,
-            stacklevel=3,
-        )
-    return found
-
-
 def total(counts: Counts) -> int:
     """Every count added up (0: nothing saturated, wrapped or clipped)."""
     return sum(n for variables in counts.values() for n in variables.values())
@@ -163,5 +134,4 @@ __all__ = [
     "first_overflow",
     "total",
     "variable_names",
-    "warn_clipped_weights",
 ]

@@ -7,6 +7,7 @@ module; what each consumer does with the new kind is decided in that consumer's 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -14,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from spikeport.errors import IRValidationError
-from spikeport.ir.formats import DEFAULT_CHIP, LOIHI_FORMATS, NumberFormats
+from spikeport.errors import IRValidationError, SpikeportWarning
+from spikeport.ir.formats import DEFAULT_CHIP, LOIHI_FORMATS, NumberFormats, sign_mode
 from spikeport.ir.kinds import Role
 from spikeport.ir.nodes import Node
 
@@ -177,3 +178,34 @@ def assert_graph_equal(a: DeployGraph, b: DeployGraph) -> None:
             other = nb.array_fields().get(key)
             if other is None or value.dtype != other.dtype or not np.array_equal(value, other):
                 raise AssertionError(f"node {name!r}: field {key!r} differs")
+
+
+def warn_clipped_weights(graph: DeployGraph, where: str, counts: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Warn (SpikeportWarning) once per connection whose stored weights the chip clips to its sign mode's range.
+
+    Such weights are legal in a deploy graph (Lava clips them itself), but the network then computes something else
+    than its stored values say; the reference simulator also counts them (`weights_clipped`).
+
+    Args:
+        graph: the deploy graph.
+        where: what reads the graph, for the message (e.g. "the reference run", "deploy graph 'g.deploy.npz'").
+        counts: connection name -> weights beyond the range, if the caller has counted them already.
+
+    Returns:
+        Connection name -> number of weights beyond the clip range, for those with any.
+    """
+    found = {}
+    for dense in graph.synapses:
+        clipped = counts[dense.name] if counts is not None else graph.formats.weights_beyond_clip(dense.weights)
+        if not clipped:
+            continue
+        found[dense.name] = clipped
+        mode = sign_mode(dense.weights)
+        low, high = graph.formats.weight_clip_range(mode)
+        warnings.warn(
+            f"{where}: connection {dense.name!r} has {clipped} of {dense.weights.size} weights beyond the chip's "
+            f"{mode.value} weight range [{low}, {high}], which the chip clips; re-quantize the graph to keep them",
+            SpikeportWarning,
+            stacklevel=3,
+        )
+    return found

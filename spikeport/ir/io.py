@@ -9,17 +9,16 @@ so a failed write never leaves a half-written graph.
 from __future__ import annotations
 
 import json
-import warnings
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from spikeport.errors import IRValidationError, SpikeportWarning
+from spikeport.errors import IRValidationError
 from spikeport.files import atomic_write
 from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats
-from spikeport.ir.graph import DeployGraph
+from spikeport.ir.graph import DeployGraph, warn_clipped_weights
 from spikeport.ir.kinds import KindTable
 from spikeport.ir.nodes import DenseInt, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 
@@ -117,14 +116,5 @@ def load_deploy_graph(path: str | Path) -> DeployGraph:
         formats=formats,
         metadata=header["metadata"],
     )
-    for dense in graph.synapses:  # legal in the file, but the chip clips them: say so (and the run counts them)
-        clipped = formats.weights_beyond_clip(dense.weights)
-        if clipped:
-            warnings.warn(
-                f"deploy graph {str(path)!r}: connection {dense.name!r} has {clipped} of {dense.weights.size} "
-                "weights beyond the chip's weight range for their sign mode, which the chip clips; re-quantize "
-                "the graph to keep them",
-                SpikeportWarning,
-                stacklevel=2,
-            )
+    warn_clipped_weights(graph, f"deploy graph {str(path)!r}")  # legal in the file, but the chip clips them
     return graph
