@@ -9,17 +9,31 @@ from pathlib import Path
 
 from spikeport.cli_args import fail, naming, one_line_warnings, os_error_text
 from spikeport.cli_parser import build_parser
-from spikeport.errors import Interrupted, SpikeportError
+from spikeport.errors import Interrupted, ModelFamilyError, SpikeportError
 
 
 def _config(args: argparse.Namespace):
     """The run's settings: RunConfig defaults, then the family's, then the options given."""
     from spikeport.train.models import get_family
 
-    return get_family(args.model).run_config(
+    family = get_family(args.model)
+    data = args.data or family.data_sources[0]
+    counts, ids = None, None
+    if args.subjects is not None and data == "synthetic":
+        if len(args.subjects) > 1:
+            raise ModelFamilyError("--subjects with synthetic data takes one number (how many subjects to generate)")
+        counts = args.subjects[0]
+    elif args.subjects is not None:
+        ids = tuple(args.subjects)
+    return family.run_config(
         finetune_epochs=args.finetune_epochs,
         seed=args.seed,
-        n_subjects=args.subjects,
+        data=data,
+        data_path=args.data_path,
+        subject_ids=ids,
+        data_files=tuple(args.files) if args.files else None,
+        events=args.events,
+        n_subjects=counts,
         trials_per_class=args.trials_per_class,
         num_steps=args.steps,
         n_hidden=args.hidden,
@@ -144,6 +158,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if report["bit_exact"] else 1
 
 
+def _family_step(args: argparse.Namespace, hook: str) -> int:
+    """Run a family hook (`adapt`, `evaluate`) on a run directory and print its summary."""
+    from spikeport.rundir import model_family_name
+    from spikeport.train.models import get_family
+
+    run_dir = Path(args.run_dir)
+    family = get_family(model_family_name(run_dir))
+    step = getattr(family, hook)
+    if step is None:
+        raise ModelFamilyError(f"model family {family.name!r} of {run_dir} has no `{hook}` step")
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "run_dir", "no_progress")}
+    result = step(run_dir, options, not args.no_progress)
+    print("\n".join(result["summary"]))
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    return _family_step(args, "adapt")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    return _family_step(args, "evaluate")
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "train": cmd_train,
@@ -153,6 +191,8 @@ COMMANDS = {
     "validate": cmd_validate,
     "import": cmd_import,
     "report": cmd_report,
+    "adapt": cmd_adapt,
+    "evaluate": cmd_evaluate,
 }
 """Subcommand name -> the function that runs it (the parser in `spikeport.cli_parser` declares the same names)."""
 

@@ -34,6 +34,8 @@ Stages (each reads and writes files in a run directory, so each can be re-run al
   report    task metrics, bit-exactness, SynOps and energy -> report.json
   demo      all of the above on a model family's default data
   import    a NIR graph from another framework -> deploy graph, with float-vs-integer agreement per layer
+  adapt     a trained run -> adapted to a new subject or session from a few trials (on the simulated chip)
+  evaluate  a trained run -> its family's protocol next to baselines on the same splits (evaluation.json)
 """
 
 EXAMPLE = "Example:  spikeport demo --out runs/demo"
@@ -66,7 +68,28 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--seed", type=SEED, default=None, help=f"seed of data, split and training, 0..2**32-1 ({d.seed})"
     )
-    group.add_argument("--subjects", type=POSITIVE, default=None, help=f"synthetic subjects, >= 1 ({d.n_subjects})")
+    group.add_argument(
+        "--data",
+        type=str,
+        default=None,
+        metavar="SOURCE",
+        help="data source of the model family: synthetic (default, built in) or a recording layout it reads "
+        "(e.g. eegmmidb, mne for isam-mtl; trialdata, neurobench, nwb for rat-snn)",
+    )
+    group.add_argument("--data-path", type=path, default=None, help="folder (or file) of recorded data")
+    group.add_argument(
+        "--subjects",
+        type=POSITIVE,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help=f"with synthetic data: the number of subjects, >= 1 ({d.n_subjects}); with recorded data: the subject "
+        "numbers to load (e.g. --subjects 1 2 3 6)",
+    )
+    group.add_argument("--files", type=path, nargs="+", default=None, help="recordings to read one by one (--data mne)")
+    group.add_argument(
+        "--events", type=str, default=None, help='event-to-class mapping of --files recordings, e.g. "T1=left,T2=right"'
+    )
     group.add_argument(
         "--trials-per-class",
         type=POSITIVE,
@@ -237,4 +260,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=path, help="run directory with both simulation records")
     _add_chip(p, "energy figures")
     _add_strict(p)
+    _add_adapt(add)
+    _add_evaluate(add)
     return parser
+
+
+def _add_adapt(add) -> None:
+    p = add(
+        "adapt",
+        "Adapt a trained run to a new subject or session from a few of its trials (its family's adaptation step: "
+        "few-shot Hebbian memory for isam-mtl, fine-tuning on the first minutes for rat-snn), then score it on "
+        "the rest.",
+    )
+    p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
+    p.add_argument("--data-path", type=path, default=None, help="folder (or file) of the new subject's recordings")
+    p.add_argument("--subject", type=POSITIVE, default=None, help="subject number to adapt to, >= 1")
+    p.add_argument(
+        "--shots", type=POSITIVE, default=5, help="trials per class to learn from, >= 1 (default %(default)s)"
+    )
+    p.add_argument(
+        "--minutes", type=POSITIVE_SECONDS, default=None, help="minutes of the new session to fine-tune on, > 0"
+    )
+    p.add_argument(
+        "--backend",
+        choices=("reference", "lava"),
+        default="reference",
+        help="simulator that runs the on-chip adaptation (default %(default)s)",
+    )
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the shot selection, 0..2**32-1 (default %(default)s)")
+
+
+def _add_evaluate(add) -> None:
+    p = add(
+        "evaluate",
+        "Evaluate a trained run with its family's protocol, next to baselines trained on the same splits: tables "
+        "per subject or session with 95%% confidence intervals (evaluation.json, plots).",
+    )
+    p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
+    p.add_argument(
+        "--protocol",
+        choices=("loso", "within", "few-shot", "sessions"),
+        default=None,
+        help="leave-one-subject-out, within-subject, few-shot, or per session (default: the family's)",
+    )
+    p.add_argument(
+        "--shots", type=POSITIVE, nargs="+", default=None, help="trials per class for few-shot rows (default 1 2 5)"
+    )
+    p.add_argument("--data-path", type=path, default=None, help="folder (or file) of recordings (default: the run's)")
+    p.add_argument(
+        "--streaming", action="store_true", help="run the deployed model over continuous recordings step by step"
+    )
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        choices=("float", "reference", "lava"),
+        default=("float", "reference", "lava"),
+        help="models to score (default: all three)",
+    )
+    p.add_argument(
+        "--seed", type=SEED, default=0, help="seed of splits and baselines, 0..2**32-1 (default %(default)s)"
+    )

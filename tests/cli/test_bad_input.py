@@ -205,6 +205,10 @@ CASES = [
     Case("empty_path", ("quantize", ""), 2, "argument run_dir: expected a path, got an empty string"),
     Case("empty_out", ("train", "--out", " "), 2, "argument --out: expected a path"),
     _case("model_unknown", "train --out {base}/m --model nonsense", 2, "unknown model family 'nonsense'"),
+    _case("data_unknown", "train --out {base}/m --data nonsense", 2, "--data 'nonsense' is not a data source"),
+    _case("subjects_list_synthetic", "train --out {base}/m --subjects 1 2", 2, "--subjects with synthetic data"),
+    _case("adapt_unsupported", "adapt {run}", 2, "model family 'decoder' of {run} has no `adapt` step"),
+    _case("evaluate_unsupported", "evaluate {run}", 2, "model family 'decoder' of {run} has no `evaluate` step"),
     # Missing, damaged, foreign and directory inputs.
     _case("export_missing_run_dir", "export {base}/no_such_run", 2, "{base}/no_such_run"),
     _case("export_run_dir_is_a_file", "export {file}", 2, "{file}"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -52,6 +53,16 @@ class RunConfig:
     """Chip whose formats and energy figures are used."""
     finetune_epochs: int = 5
     """Epochs of quantization-aware fine-tuning through the integer forward pass (0: none)."""
+    data: str = "synthetic"
+    """Data source, one of the family's `data_sources` (`--data`): "synthetic" (built in) or a recording layout."""
+    data_path: str | None = None
+    """Folder or file of recorded data (`--data-path`); None for synthetic data."""
+    subject_ids: tuple[int, ...] = ()
+    """Recorded subjects to load (`--subject-ids`); empty: the data source's default set."""
+    data_files: tuple[str, ...] = ()
+    """Recordings named one by one (`--files`), for sources that read any file of a format."""
+    events: str | None = None
+    """Event-to-class mapping of user recordings (`--events`, e.g. "T1=left,T2=right")."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +133,14 @@ class ModelFamily:
     """(written, read back) -> equal? None: `spikeport.export.nir_graphs_equal`."""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """RunConfig fields this family defaults differently (CLI-facing defaults), e.g. {"n_hidden": 16}."""
+    data_sources: tuple[str, ...] = ("synthetic",)
+    """Values of `RunConfig.data` that `make_data` reads (`spikeport train --data NAME`); the first is the default."""
+    adapt: Callable[[Path, Mapping[str, Any], bool], Mapping[str, Any]] | None = None
+    """(run_dir, options, progress) -> result with "summary" lines: adapt the trained model to a new subject or
+    session (`spikeport adapt RUN`); options are the command's parsed options by name. None: not supported."""
+    evaluate: Callable[[Path, Mapping[str, Any], bool], Mapping[str, Any]] | None = None
+    """(run_dir, options, progress) -> result with "summary" lines: the family's evaluation protocol with its
+    baselines on the same splits (`spikeport evaluate RUN`). None: not supported."""
 
     def __post_init__(self) -> None:
         known = {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
@@ -133,12 +152,22 @@ class ModelFamily:
                 f"model family {self.name!r}: readout {self.readout.value!r} is for {self.readout.task.value}, "
                 f"but the family's task is {self.task.value}"
             )
+        if not self.data_sources:
+            raise ModelFamilyError(f"model family {self.name!r}: data_sources is empty; list at least 'synthetic'")
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
 
     def run_config(self, **overrides: Any) -> RunConfig:
         """RunConfig defaults, then this family's defaults, then `overrides` (None values are ignored)."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return dataclasses.replace(RunConfig(model=self.name), **{**self.defaults, **given})
+        config = dataclasses.replace(RunConfig(model=self.name), **{**self.defaults, **given})
+        if config.data not in self.data_sources:
+            raise ModelFamilyError(
+                f"--data {config.data!r} is not a data source of model family {self.name!r}; "
+                f"choose one of {', '.join(self.data_sources)}"
+            )
+        if config.data != "synthetic" and config.data_path is None and not config.data_files:
+            raise ModelFamilyError(f"--data {config.data} reads recordings: give their folder with --data-path DIR")
+        return config
 
     def load_model(self, config: Mapping[str, Any], state_dict: Mapping[str, Any]):
         """Rebuild a trained model from what `model.pt` stores, in eval mode."""
