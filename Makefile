@@ -30,6 +30,13 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	$(PIP) install -q $(PINS) --no-deps --no-build-isolation norse==1.1.0; \
 	echo "[install] snntorch 1.0.0 and sinabs 3.1.3 without dependencies (their live NIR exports are tested)"; \
 	$(PIP) install -q $(PINS) --no-deps snntorch==1.0.0 sinabs==3.1.3 pbr; \
+	echo "[install] data readers (pynwb, edfio), EEGNet (braindecode 0.8.1: 1.x imports torchaudio) and test"; \
+	echo "          cross-checks (neurobench metrics, lava-dl netx), the last three without their declared"; \
+	echo "          torchaudio/torchvision, which have no build for torch 2.13 and are not needed"; \
+	$(PIP) install -q $(PINS) pynwb edfio docstring-inheritance einops skorch torchinfo; \
+	$(PIP) install -q $(PINS) --no-deps braindecode==0.8.1; \
+	$(PIP) install -q $(PINS) --no-deps neurobench==2.3.0; \
+	$(PIP) install -q $(PINS) --no-deps --ignore-requires-python lava-dl==0.6.0; \
 	echo "[install] spikeport (editable)"; \
 	$(PIP) install -q --no-deps --no-build-isolation -e .; \
 	touch $(STAMP); \

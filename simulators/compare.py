@@ -33,6 +33,25 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class WeightMismatch:
+    """The earliest differing learned weight: by epoch, then connection order, row (post neuron), column (pre)."""
+
+    connection: str
+    epoch: int
+    """0-based epoch (the weights after the epoch ending at global step (epoch + 1) * t_epoch)."""
+    row: int
+    column: int
+    value_a: int
+    value_b: int
+
+    def describe(self, name_a: str, name_b: str) -> str:
+        return (
+            f"first differing synapse: connection {self.connection!r}, epoch {self.epoch}, row {self.row}, "
+            f"column {self.column}: {name_a}={self.value_a} {name_b}={self.value_b}"
+        )
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Result of `compare_runs`."""
 
@@ -46,10 +65,14 @@ class Comparison:
     """The saturation counts of the run that has them (a's if both do; {} if neither counts)."""
     saturation_counted_by: str | None = None
     """The backend whose run counted `saturation` (None if neither did)."""
+    weights_compared: int = 0
+    """Learned weights compared (every synapse of every plastic connection after every epoch)."""
+    weights_differing: int = 0
+    first_weight_mismatch: WeightMismatch | None = None
 
     @property
     def bit_exact(self) -> bool:
-        return self.values_differing == 0
+        return self.values_differing == 0 and self.weights_differing == 0
 
     def saturation_line(self) -> str:
         """One line: what saturated, wrapped or was clipped, by whom it was counted and which runs it describes.
@@ -78,6 +101,13 @@ class Comparison:
             lines.append(f"  {pop}: " + ", ".join(f"{var} {n} differ" for var, n in counts.items()))
         if self.first_mismatch is not None:
             lines.append("  " + self.first_mismatch.describe(self.name_a, self.name_b))
+        if self.weights_compared:
+            lines.append(
+                f"  learned weights: {self.weights_compared} values compared (after every epoch), "
+                f"{self.weights_differing} differ"
+            )
+        if self.first_weight_mismatch is not None:
+            lines.append("  " + self.first_weight_mismatch.describe(self.name_a, self.name_b))
         lines.append("  " + self.saturation_line())
         return "\n".join(lines)
 
@@ -128,6 +158,7 @@ def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
             candidates.append((key, mismatch))
     first = min(candidates, key=lambda item: item[0])[1] if candidates else None
     counted = a if a.saturation else b if b.saturation else None
+    weights_compared, weights_differing, first_weight = _compare_weights(a, b)
     return Comparison(
         a.backend,
         b.backend,
@@ -137,4 +168,31 @@ def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
         first,
         saturation={name: dict(v) for name, v in counted.saturation.items()} if counted else {},
         saturation_counted_by=counted.backend if counted else None,
+        weights_compared=weights_compared,
+        weights_differing=weights_differing,
+        first_weight_mismatch=first_weight,
     )
+
+
+def _compare_weights(a: RunRecord, b: RunRecord) -> tuple[int, int, WeightMismatch | None]:
+    """(values compared, values differing, first mismatch) over the learned weights of both runs."""
+    layout_a = {name: w.shape for name, w in a.weights.items()}
+    layout_b = {name: w.shape for name, w in b.weights.items()}
+    if layout_a != layout_b:
+        raise RecordMismatchError(
+            f"cannot compare the learned weights of the {a.backend!r} and {b.backend!r} runs: (epochs, n_out, n_in) "
+            f"per connection {layout_a} vs {layout_b}; run both on the same plastic graph and inputs"
+        )
+    compared = differing = 0
+    candidates = []
+    for index, (name, wa) in enumerate(a.weights.items()):
+        diff = wa != b.weights[name]
+        compared += diff.size
+        differing += int(diff.sum())
+        if diff.any():
+            epoch, row, column = (int(i) for i in np.argwhere(diff)[0])
+            where = (epoch, row, column)
+            mismatch = WeightMismatch(name, epoch, row, column, int(wa[where]), int(b.weights[name][where]))
+            candidates.append(((epoch, index), mismatch))
+    first = min(candidates, key=lambda item: item[0])[1] if candidates else None
+    return compared, differing, first

@@ -14,6 +14,7 @@ from spikeport.errors import CorruptFileError
 from spikeport.files import atomic_write, read_npz
 
 RECORDED_VARS = ("spikes", "u", "v")
+_WEIGHTS = "__weights__"  # learned weights are stored as "__weights__/<connection>"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,10 +48,15 @@ class RunRecord:
     saturation: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     """Population or connection name -> variable -> how many values the chip's formats saturated, wrapped or
     clipped in this run (`spikeport.simulators.saturation`); empty when the backend does not count (Lava)."""
+    weights: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)
+    """Plastic connection name -> its learned weights after every epoch, int64 (epochs, n_out, n_in); empty for
+    graphs that do not learn (`spikeport.simulators.learning`)."""
     wall_time_s: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", MappingProxyType(dict(self.populations)))
+        learned = {str(k): np.asarray(w, dtype=np.int64) for k, w in dict(self.weights).items()}
+        object.__setattr__(self, "weights", MappingProxyType(learned))
         counts = {str(name): MappingProxyType(_counts(name, v)) for name, v in dict(self.saturation).items()}
         object.__setattr__(self, "saturation", MappingProxyType(counts))
 
@@ -89,6 +95,7 @@ def _counts(name: object, variables: object) -> dict[str, int]:
 def save_record(record: RunRecord, path) -> None:
     """Write a run record to a `.npz` file (one array per population and variable), atomically."""
     arrays = {f"{pop}/{var}": trace.var(var) for pop, trace in record.populations.items() for var in RECORDED_VARS}
+    arrays |= {f"{_WEIGHTS}/{name}": w for name, w in record.weights.items()}
 
     def fill(tmp: Path) -> None:
         with tmp.open("wb") as handle:
@@ -125,7 +132,10 @@ def load_record(path) -> RunRecord:
     if len({shapes[f"{name}/spikes"][:2] for name in order}) != 1:
         raise CorruptFileError(f"run record {str(path)!r}: populations disagree on (samples, steps)")
     pops = {name: PopulationTrace(**{var: arrays[f"{name}/{var}"] for var in RECORDED_VARS}) for name in order}
-    return RunRecord(backend=backend, populations=pops, saturation=_load_saturation(data, path))
+    learned = {key[len(_WEIGHTS) + 1 :]: data[key] for key in data if key.startswith(f"{_WEIGHTS}/")}
+    if any(w.ndim != 3 for w in learned.values()):
+        raise CorruptFileError(f"run record {str(path)!r}: learned weights must have shape (epochs, n_out, n_in)")
+    return RunRecord(backend=backend, populations=pops, saturation=_load_saturation(data, path), weights=learned)
 
 
 def _load_saturation(data: Mapping[str, np.ndarray], path) -> Mapping[str, Mapping[str, int]]:

@@ -20,7 +20,8 @@ from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput,
 from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats
 from spikeport.ir.graph import warn_clipped_weights
 from spikeport.ir.kinds import KindTable
-from spikeport.simulators import kernels, saturation, timing
+from spikeport.simulators import attention, decay_split, kernels, learning, saturation, timing
+from spikeport.simulators.graph_cycles import has_cycle  # re-exported: qat and attention use it here
 from spikeport.simulators.record import PopulationTrace, RunRecord
 from spikeport.simulators.saturation import SaturationTally
 
@@ -105,29 +106,6 @@ def _prepare(graph: DeployGraph) -> list[PreparedSynapse]:
     return [KIND_TABLE.handler(c)(graph, c) for c in graph.connections]
 
 
-def has_cycle(graph: DeployGraph) -> bool:
-    pops = {p.name for p in graph.populations}
-    feeds = {p: set() for p in pops}
-    for dense in graph.synapses:
-        src = graph.source_of(dense).name
-        if src in pops:
-            feeds[src].add(graph.target_of(dense).name)
-    visiting, done = set(), set()
-
-    def visit(node: str) -> bool:
-        if node in done:
-            return False
-        if node in visiting:
-            return True
-        visiting.add(node)
-        cyclic = any(visit(nxt) for nxt in feeds[node])
-        visiting.discard(node)
-        done.add(node)
-        return cyclic
-
-    return any(visit(p) for p in pops)
-
-
 class PopulationStep:
     """Per-population constants and the step of a plain LIF population, shared by both execution orders.
 
@@ -152,13 +130,7 @@ class PopulationStep:
         With a `tally`, the step's overflows of u, v and the channel arithmetic are added to it.
         """
         u, v = self._reset(u, v, lava_step)
-        pop, formats = self.pop, self.formats
-        if tally is None:
-            u, v = kernels.lif_update(u, v, a_in, du=pop.du, dv=pop.dv, bias=self.bias, formats=formats)
-        else:
-            update = kernels.lif_update_counted(u, v, a_in, du=pop.du, dv=pop.dv, bias=self.bias, formats=formats)
-            tally.add_lif(pop.name, update)
-            u, v = update.u, update.v
+        u, v = decay_split.lif_update(self.pop, u, v, a_in, self.bias, self.formats, tally)  # per decay group
         s = self._spikes(v)
         return u, kernels.reset_spiked(v, s), s
 
@@ -207,6 +179,8 @@ KIND_TABLE: KindTable = KindTable(
         LIFInt.kind: PopulationStep,
         LIFResetInt.kind: ResetLIFStep,
         TernaryLIFInt.kind: TernaryLIFStep,
+        attention.AttentionInt.kind: attention.prepare_attention,
+        learning.PlasticDenseInt.kind: learning.prepare_plastic,
     },
 )
 """How the reference simulator handles each node kind, by role: a SOURCE maps to `check(node, inputs)` (validates
@@ -244,7 +218,7 @@ def _synaptic_input(
     syn: PreparedSynapse, source_spikes: torch.Tensor, tally: SaturationTally | None = None
 ) -> torch.Tensor:
     """What a synapse delivers at every step, shape (samples, steps, n_out), given its source's spikes."""
-    total = None
+    total = syn.deliver(source_spikes, tally) if hasattr(syn, "deliver") else None  # attention: no product
     for delay, weights_t in syn.weights_t_by_delay:
         acc = timing.delayed(_accumulate(syn, source_spikes, weights_t, tally), 1 + delay, time_dim=1)
         total = acc if total is None else total + acc
@@ -266,6 +240,7 @@ def simulate_feedforward(
     `tally`, every overflow is counted into it (the arithmetic is the same either way).
     """
     samples, steps = x.shape[:2]
+    synapses = decay_split.split_sources(synapses, populations)  # one sum per decay group of a source
     spikes = {input_name: x}
     traces = {}
     pending = [p.pop.name for p in populations]
@@ -292,7 +267,9 @@ def simulate_feedforward(
 
 
 def _run_stepwise(graph, synapses, populations, x, tally):
+    attention.refuse_stepwise(synapses)  # spike-driven attention runs over whole spike trains only
     samples, steps = x.shape[:2]
+    synapses = decay_split.split_sources(synapses, populations)
     max_delay = max((d for s in synapses for d, _ in s.weights_t_by_delay), default=0)
     size = {p.pop.name: p.pop.size for p in populations}
     # buffers[i][:, j] is what synapse i delivers j steps from now (Lava's DelayDense a_buff)
@@ -324,7 +301,7 @@ def _run_stepwise(graph, synapses, populations, x, tally):
             buf[:, -1] = 0
             # elementwise per output after the product, so stacking the groups changes nothing
             acc = _accumulate(syn, last_spikes[syn.source], stacked[i], tally)
-            buf[:, slots[i]] = buf[:, slots[i]] + acc.reshape(samples, len(slots[i]), -1)
+            buf.index_add_(1, slots[i], acc.reshape(samples, len(slots[i]), -1))  # a delay may repeat (groups)
             buffers[i] = buf
     return {name: tuple(torch.stack(r, dim=1) for r in rec) for name, rec in record.items()}
 
@@ -353,6 +330,8 @@ def run_reference(
         UnsupportedNodeError: the graph holds a node kind with no entry in `KIND_TABLE`.
         SaturationError: `strict` and a weight lies beyond the chip's range or a value saturated or wrapped.
     """
+    if learning.is_plastic(graph):  # weights change as samples stream: one after another (simulators/learning.py)
+        return learning.run_plastic_reference(graph, inputs, strict=strict)
     start = time.perf_counter()
     x = torch.as_tensor(check_inputs(graph, inputs), dtype=torch.float64)
     synapses = _prepare(graph)

@@ -68,10 +68,14 @@ def float_int_agreement(
     float_run: dict[str, FloatTrace] | None = None,
 ) -> list[LayerAgreement]:
     """Per-population agreement between the float NIR semantics and the integer run `record` of `graph`
-    (`float_run`: `simulate_float(net, inputs)` if already computed)."""
+    (`float_run`: `simulate_float(net, inputs)` if already computed). Populations that the quantizer folded into a
+    block node (the inner units of a spike-driven attention block) have no integer trace of their own and are
+    compared at the block's output population."""
     float_run = float_run if float_run is not None else simulate_float(net, inputs)
     result = []
     for name, shift in step_shifts(net).items():
+        if name not in record.populations:
+            continue
         steps = inputs.shape[1] - shift
         fl, it = float_run[name], record.populations[name]
         f_spikes, i_spikes = fl.spikes[:, :steps], np.abs(it.spikes[:, shift:].astype(np.float64))

@@ -69,6 +69,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from spikeport.pipeline import stage_export
 
+    if args.to != "nir":
+        from spikeport.export_run import export_to
+
+        print("\n".join(export_to(Path(args.run_dir), args.to)[1]))
+        return 0
     print(f"wrote {stage_export(Path(args.run_dir))} (read back: equal graph)")
     return 0
 
@@ -92,8 +97,15 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from spikeport.pipeline import stage_simulate
 
+    if args.lava_config != "cpu" and args.backend != "lava":
+        raise SpikeportError(f"--lava-config {args.lava_config} applies to --backend lava only")
     record = stage_simulate(
-        Path(args.run_dir), args.backend, split=args.split, progress=not args.no_progress, strict=args.strict
+        Path(args.run_dir),
+        args.backend,
+        split=args.split,
+        progress=not args.no_progress,
+        strict=args.strict,
+        lava_config=args.lava_config,
     )
     print(
         f"{args.backend}: {record.num_samples} samples x {record.num_steps} steps in {record.wall_time_s:.2f} s; "
@@ -153,8 +165,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from spikeport.pipeline import REPORT_FILE, stage_report
 
-    report = stage_report(Path(args.run_dir), chip=args.chip, strict=args.strict)
+    proxy = getattr(args, "energy_proxy", None)
+    report = stage_report(Path(args.run_dir), chip=args.chip, strict=args.strict, energy_proxy=proxy)
     print("\n".join([*report["summary"], f"report: {Path(args.run_dir) / REPORT_FILE}"]))
+    if getattr(args, "format", "json") != "json":
+        from spikeport.report_render import render_report
+
+        print(f"{args.format}: " + ", ".join(str(p) for p in render_report(Path(args.run_dir), report, args.format)))
     return 0 if report["bit_exact"] else 1
 
 

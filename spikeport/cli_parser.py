@@ -110,8 +110,28 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     _add_chip(group, "chip whose formats and energy figures to use", d.chip)
 
 
-def _add_chip(p, help_text: str, default: str = DEFAULT_CHIP) -> None:
-    p.add_argument("--chip", default=default, choices=("loihi", "loihi2"), help=f"{help_text} (default %(default)s)")
+def shipped_chips() -> tuple[str, ...]:
+    """Chip targets shipped in the package (`targets/chips/*.toml` with number formats), found without importing
+    `spikeport.targets` (which loads torch); the same rule as `spikeport.targets.chip.shipped_chips`."""
+    import importlib.util
+    import tomllib
+    from pathlib import Path
+
+    folder = Path(next(iter(importlib.util.find_spec("spikeport.targets").submodule_search_locations))) / "chips"
+    return tuple(sorted(p.stem for p in folder.glob("*.toml") if "kind" not in tomllib.loads(p.read_text())))
+
+
+def _add_chip(p, help_text: str, default: str = DEFAULT_CHIP, files: bool = False) -> None:
+    chips = shipped_chips()
+
+    def chip(value: str) -> str:
+        if value in chips or (files and (value.endswith(".toml") or "/" in value)):
+            return value
+        also = " or the path of a chip file (.toml)" if files else ""
+        raise argparse.ArgumentTypeError(f"unknown chip {value!r}; choose {', '.join(chips)}{also}")
+
+    what = f"{'|'.join(chips)}{'|FILE.toml' if files else ''}"
+    p.add_argument("--chip", default=default, type=chip, metavar=what, help=f"{help_text} (default %(default)s)")
 
 
 def _add_tau_convention(p: argparse.ArgumentParser) -> None:
@@ -172,8 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=path, required=True, help="run directory (created): writes data.npz, model.pt, training.json"
     )
     _add_data_options(p)
-    p = add("export", "Export the trained model of a run directory as a NIR graph (model.nir).")
+    p = add("export", "Export the trained model of a run directory as a NIR graph (model.nir), ONNX or netx.")
     p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
+    p.add_argument(
+        "--to",
+        choices=("nir", "onnx", "netx"),
+        default="nir",
+        help="nir: model.nir (default); onnx: float twin + one SNN step as ONNX, MACs and CPU latency "
+        "(onnx_twin.json); netx: the deploy graph in lava-dl's netx HDF5 layout (model.netx.h5)",
+    )
     p = add("quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).")
     p.add_argument("run_dir", type=path, help="run directory with model.nir")
     _add_chip(p, "target chip")
@@ -196,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("reference", "lava"), default="reference", help="simulator (default %(default)s)"
     )
     p.add_argument("--split", choices=("test", "train"), default="test", help="which inputs (default %(default)s)")
+    p.add_argument(
+        "--lava-config",
+        choices=("cpu", "loihi2-hw"),
+        default="cpu",
+        help="Lava run configuration: cpu (Loihi2SimCfg fixed_pt, default) or loihi2-hw (Loihi 2 hardware; needs "
+        "Intel's lava-loihi extension)",
+    )
     _add_strict(p)
     p = add(
         "validate",
@@ -258,7 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
         "run; write report.json.",
     )
     p.add_argument("run_dir", type=path, help="run directory with both simulation records")
-    _add_chip(p, "energy figures")
+    _add_chip(p, "chip to map onto and estimate (a shipped chip, or a chip file to explore limits)", files=True)
+    p.add_argument(
+        "--energy-proxy",
+        choices=shipped_chips(),
+        default=None,
+        help="chip whose per-operation figures stand in for a chip without them (Loihi 2), labelled PROXY",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "md", "html"),
+        default="json",
+        help="json: report.json only (default); md: also report.md with report_*.png plots; html: also report.html, "
+        "one self-contained page with the plots embedded",
+    )
     _add_strict(p)
     _add_adapt(add)
     _add_evaluate(add)

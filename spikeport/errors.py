@@ -47,6 +47,11 @@ class InputDataError(SpikeportError, ValueError):
     the class range."""
 
 
+class DataSourceError(SpikeportError, ValueError):
+    """A recorded data source cannot be read as asked: a missing file, subject or run, a bad event-to-class
+    mapping, a recording without the requested channels or events, or an optional reader that is not installed."""
+
+
 class StaleArtifactError(SpikeportError):
     """An artifact of a run directory is missing, foreign, changed, or made from inputs that have changed since."""
 

@@ -131,12 +131,18 @@ def _refuse_nan(graph, model_path: Path, where: str = "") -> None:
                 )
 
 
-def stage_export(run_dir: Path) -> Path:
+def stage_export(run_dir: Path, to: str = "nir") -> Path:
     """Write the trained model as `model.nir`, checked to read back as an equal graph before it replaces the old one.
 
     A model with NaN parameters, or a graph that does not read back equal, fails with the previous `model.nir` intact.
+    `to="onnx"` or `"netx"` writes the run's ONNX graphs or netx file instead (`spikeport.export_run`).
     """
     from spikeport.export import nir_graphs_equal, read_nir, write_nir
+
+    if to != "nir":
+        from spikeport.export_run import export_to
+
+        return export_to(run_dir, to)[0]
 
     manifest = open_run(run_dir)
     family, model = load_model(run_dir, manifest)
@@ -223,7 +229,9 @@ def simulate_stage(backend: str, split: str = "test") -> str:
     return f"simulate --backend {backend}" + ("" if split == "test" else f" --split {split}")
 
 
-def stage_simulate(run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False):
+def stage_simulate(
+    run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False, lava_config="cpu"
+):
     """Run the deploy graph on `backend` ('reference' or 'lava') over a data split; saves and returns the record.
 
     With `strict`, any saturation or wrap-around (counted by the reference simulator, which also runs first for a
@@ -246,13 +254,20 @@ def stage_simulate(run_dir: Path, backend: str, *, split: str = "test", progress
             run_reference(graph, inputs, strict=True)
         from spikeport.simulators.lava import run_lava
 
-        record = run_lava(graph, inputs, progress=progress)
+        record = run_lava(graph, inputs, progress=progress, config=lava_config)
     save_record(record, record_path(run_dir, backend))
     manifest.record(record_name(backend), simulate_stage(backend, split), inputs=(DEPLOY_FILE, DATA_FILE))
     return record
 
 
-def stage_report(run_dir: Path, *, chip: str = DEFAULT_CHIP, timings: dict | None = None, strict: bool = False) -> dict:
+def stage_report(
+    run_dir: Path,
+    *,
+    chip: str = DEFAULT_CHIP,
+    timings: dict | None = None,
+    strict: bool = False,
+    energy_proxy: str | None = None,
+) -> dict:
     """Assemble `report.json` from the run directory's artifacts (`spikeport.report`); returns the report.
 
     Every artifact read is checked against the manifest first, so the report never mixes artifacts of different runs.
@@ -261,7 +276,7 @@ def stage_report(run_dir: Path, *, chip: str = DEFAULT_CHIP, timings: dict | Non
     from spikeport.simulators.saturation import check_strict
 
     manifest = open_run(run_dir)
-    report = build_report(run_dir, chip=chip, timings=timings, manifest=manifest)
+    report = build_report(run_dir, chip=chip, energy_proxy=energy_proxy, timings=timings, manifest=manifest)
     if strict:
         check_strict(report["saturation"]["counts"], f"the test run of {run_dir}")
     write_json(run_dir / REPORT_FILE, report)

@@ -33,7 +33,7 @@ from spikeport.rundir import (
 
 __all__ = ["REPORT_INPUTS", "REPORT_SCHEMA_VERSION", "STAGES", "build_report", "summary_lines"]
 
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 3
 STAGES = ("float", "quantized_reference", "lava", "quantized_before_finetune", "integer_training_forward")
 """Keys of `performance.stages`, in the order the summary prints them (the last two only after fine-tuning)."""
 REPORT_INPUTS = (DEPLOY_FILE, record_name("reference"), record_name("lava"), DATA_FILE, TRAIN_FILE, QUANT_FILE)
@@ -90,6 +90,7 @@ def build_report(
     run_dir: Path,
     *,
     chip: str = DEFAULT_CHIP,
+    energy_proxy: str | None = None,
     timings: dict | None = None,
     manifest: RunManifest | None = None,
 ) -> dict:
@@ -99,7 +100,8 @@ def build_report(
 
     Args:
         run_dir: the run directory.
-        chip: chip whose energy figures to use.
+        chip: the chip to map onto and whose energy figures to use: a shipped chip's name or a chip file's path.
+        energy_proxy: chip whose per-operation figures stand in for a chip without them (Loihi 2), labelled PROXY.
         timings: seconds per stage (the demo's), stored under `timing`.
         manifest: the run's manifest, if the caller has opened it already.
 
@@ -109,7 +111,8 @@ def build_report(
     """
     from spikeport.ir import load_deploy_graph
     from spikeport.simulators import compare_runs
-    from spikeport.targets import count_ops, estimate_energy, load_chip
+    from spikeport.targets import count_ops
+    from spikeport.targets.deploy_report import deployment_blocks
     from spikeport.train.models import readout_of, readout_scale
     from spikeport.train.tasks import TaskKind, chance_level, task_metrics
 
@@ -139,7 +142,9 @@ def build_report(
         performance["chance"] = chance_level(y_test)
     comparison = compare_runs(ref, lava)
     counts = count_ops(graph, data["x_test"], ref)
-    energy = estimate_energy(counts, load_chip(chip), steps_per_sample=ref.num_steps, dt_s=float(graph.metadata["dt"]))
+    blocks, deploy_lines = deployment_blocks(
+        graph, data["x_test"], ref, counts, chip=chip, energy_proxy=energy_proxy, run_dir=run_dir
+    )
     report = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "model": str(graph.metadata.get("model", training.get("model", "decoder"))),
@@ -166,11 +171,11 @@ def build_report(
         "training": {k: v for k, v in training.items() if k != "float_test"},
         "quantization": quantization,
         "ops": counts.to_dict(),
-        "energy": energy.to_dict(),
-        "chip": chip,
+        **blocks,
+        "chip": blocks["energy"]["chip"],
         "timing": timings or {},
     }
-    report["summary"] = [*summary_lines(report), *energy.summary_lines()]
+    report["summary"] = [*summary_lines(report), *deploy_lines]
     return report
 
 

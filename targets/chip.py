@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -63,10 +64,12 @@ __all__ = [
     "load_baseline",
     "load_chip",
     "parse_chip",
+    "shipped_chips",
 ]
 
 _CHIP_PACKAGE = "spikeport.targets.chips"
-BASELINE_FILE = "baseline_cmos45nm.toml"
+BASELINE_FILE = "cmos45nm_fp32.toml"
+"""The conventional figures `load_baseline` reads (45 nm CMOS, 32-bit float)."""
 
 
 class ChipId(Enum):
@@ -85,6 +88,7 @@ class ChipLimits:
         "neurons_per_chip": "neurons",
         "synapses_per_chip": "synapses",
         "compartments_per_core": "compartments",
+        "cores_per_tile": "cores",
         "input_axons_per_core": "axons",
         "output_axons_per_core": "axons",
         "synaptic_memory_per_core": "bytes",
@@ -98,6 +102,8 @@ class ChipLimits:
     output_axons_per_core: Figure | None = None
     synaptic_memory_per_core: Figure | None = None
     embedded_cpus: Figure | None = None
+    cores_per_tile: Figure | None = None
+    """Cores sharing one mesh tile (spike traffic between tiles costs hops); None where unpublished."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,13 @@ class ChipSpec:
     per_op_proxy: ChipId | None = None
     """Chip whose per-op figures may stand in (labelled as a proxy) when `energy` is None."""
     notes: tuple[str, ...] = ()
+    origin: str = ""
+    """Where the description was read from: the shipped file's name, or the path of a user's chip file."""
+
+    @property
+    def label(self) -> str:
+        """The chip as reports name it: the shipped chip's id, or the path of a user's chip file."""
+        return self.origin if self.origin and not _is_shipped(self.origin) else self.id.value
 
     def figures(self) -> dict[str, Figure]:
         """Every figure of the chip by dotted key (`energy.synop`, `benchmarks.pilotnet.total_power`)."""
@@ -272,30 +285,60 @@ def _chip_id(chip: str | ChipId) -> ChipId:
         return ChipId(chip)
     except ValueError:
         known = [c.value for c in ChipId]
-        raise ChipSpecError(f"unknown chip {chip!r}; spikeport describes {known}") from None
+        raise ChipSpecError(
+            f"unknown chip {chip!r}; spikeport describes {known}, or give the path of a chip file (.toml)"
+        ) from None
 
 
-def load_chip(chip: str | ChipId) -> ChipSpec:
-    """Load a chip's description from the package data file `targets/chips/<chip>.toml`.
+def _is_shipped(origin: str) -> bool:
+    return "/" not in origin and origin.removesuffix(".toml") in shipped_chips()
+
+
+def shipped_chips() -> tuple[str, ...]:
+    """Names of the chip targets shipped in `targets/chips/` (files with number formats), sorted."""
+    folder = resources.files(_CHIP_PACKAGE)
+    names = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml") and "kind" not in tomllib.loads(entry.read_text(encoding="utf-8")):
+            names.append(entry.name.removesuffix(".toml"))
+    return tuple(sorted(names))
+
+
+def _read_user_file(path: Path) -> ChipSpec:
+    if not path.is_file():
+        raise ChipSpecError(
+            f"--chip {path}: no such chip file; give a shipped chip ({', '.join(shipped_chips())}) or the path of a "
+            "chip file (copy one of targets/chips/*.toml and edit it)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChipSpecError(f"--chip {path}: cannot read the chip file ({exc})") from exc
+    return replace(parse_chip(text, origin=str(path)), origin=str(path))
+
+
+def load_chip(chip: str | ChipId | Path) -> ChipSpec:
+    """Load a chip's description: a shipped chip by name (`targets/chips/<chip>.toml`) or a user's chip file.
+
+    A string ending in `.toml` or holding a path separator, or a `Path`, is read as a user's chip file (same format
+    as the shipped files; its `chip` names the shipped chip it describes a variant of). Its `origin` is the path.
 
     Raises:
-        ChipSpecError: unknown chip name, or a malformed file.
+        ChipSpecError: unknown chip name, a missing file, or a malformed file (the message names the key).
     """
+    if isinstance(chip, Path) or (isinstance(chip, str) and (chip.endswith(".toml") or "/" in chip)):
+        return _read_user_file(Path(chip))
     chip_id = _chip_id(chip)
     name = f"{chip_id.value}.toml"
     spec = parse_chip(resources.files(_CHIP_PACKAGE).joinpath(name).read_text(encoding="utf-8"), origin=name)
     if spec.id is not chip_id:
         raise ChipSpecError(f"chip file {name}: 'chip' is {spec.id.value!r}, expected the file stem")
-    return spec
+    return replace(spec, origin=name)
 
 
 def load_baseline() -> Baseline:
-    """Load the conventional 45 nm CMOS figures (Horowitz, ISSCC 2014) used as context in energy reports."""
-    data = tomllib.loads(resources.files(_CHIP_PACKAGE).joinpath(BASELINE_FILE).read_text(encoding="utf-8"))
-    reader = read_header(data, BASELINE_FILE)
-    reader.check_keys(data, "", {"format_version", "name", "sources", "mac", "ac"}, set())
-    return Baseline(
-        name=reader.text(data["name"], "name"),
-        mac=reader.figure(data["mac"], "mac", "pJ"),
-        ac=reader.figure(data["ac"], "ac", "pJ"),
-    )
+    """Load the conventional 45 nm CMOS, 32-bit float figures (Horowitz, ISSCC 2014) used as context."""
+    from spikeport.targets.energy_models import load_energy_model
+
+    model = load_energy_model(BASELINE_FILE.removesuffix(".toml"))
+    return Baseline(name=model.name, mac=model.energy["mac"], ac=model.energy["ac"])

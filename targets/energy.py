@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from spikeport.errors import EnergyModelError
 from spikeport.targets.chip import Baseline, ChipSpec, Figure, OpEnergy, StepTiming
 from spikeport.targets.energy_report import PJ, EnergyReport, EnergyTerm, Latency, OperatingPoint, format_si
 from spikeport.targets.opcount import OpCounts, SynopConvention
+
+if TYPE_CHECKING:
+    from spikeport.targets.conventions import RunCounts
+    from spikeport.targets.mapping import CoreMapping
 
 __all__ = ["EnergyModelError", "EnergyReport", "EnergyTerm", "Latency", "OperatingPoint", "estimate_energy"]
 
@@ -106,9 +111,11 @@ def estimate_energy(
     dt_s: float,
     proxy: ChipSpec | None = None,
     synop_convention: SynopConvention = SynopConvention.FAN_OUT,
-    tiles_used: int = 1,
+    tiles_used: int | None = None,
     cores_used: int | None = None,
     baseline: Baseline | None = None,
+    mapping: CoreMapping | None = None,
+    layer_counts: RunCounts | None = None,
 ) -> EnergyReport:
     """Estimate the energy and latency of one inference from operation counts (a pure function).
 
@@ -119,9 +126,14 @@ def estimate_energy(
         dt_s: real-time duration of one step, s (the real-time operating point).
         proxy: chip whose per-op figures stand in when `chip` has none (Loihi 2); labelled "proxy".
         synop_convention: FAN_OUT (default) or EFFECTIVE synaptic operations for energy and latency.
-        tiles_used: tiles the network spans, for the barrier time (interpolated between the published ends).
-        cores_used: cores the network occupies; default: a lower-bound estimate from population sizes.
+        tiles_used: tiles the network spans, for the barrier time (interpolated between the published ends);
+            default: the mapping's tiles (clamped to the published range), else 1.
+        cores_used: cores the network occupies; default: the mapping's, else a lower bound from population sizes.
         baseline: conventional-hardware figures (`load_baseline()`) to add as labelled context.
+        mapping: the graph on `chip`'s cores (`targets.mapping.map_graph`): cores, chips and tiles used.
+        layer_counts: per-layer counts taken with that mapping (`targets.conventions.count_layers`): spike packets
+            (one per source event and destination core), inter-tile packets (charged one east-west tile hop each,
+            a lower bound) and learning updates (charged the chip's STDP figure) replace the per-node estimates.
 
     Returns:
         An EnergyReport; energies in pJ per inference.
@@ -130,6 +142,16 @@ def estimate_energy(
         EnergyModelError: no per-op figures and no proxy, no static power, or an argument out of range.
     """
     _check_args(steps_per_sample, dt_s, synop_convention, cores_used)
+    notes: list[str] = []
+    if cores_used is None and mapping is not None:
+        cores_used = mapping.cores_used
+    if tiles_used is None:
+        tiles_used = 1
+        if mapping is not None and mapping.tiles_used is not None and chip.timing is not None:
+            hi = chip.timing.barrier_max_tiles.as_int()
+            tiles_used = min(mapping.tiles_used, hi)
+            if mapping.tiles_used > hi:
+                notes.append(f"{mapping.tiles_used} tiles used; the barrier is taken at the published {hi}-tile end.")
     source, energy, timing, is_proxy = _per_op_chip(chip, proxy)
     power_chip = chip if chip.power is not None else source
     if power_chip.power is None:
@@ -161,6 +183,22 @@ def estimate_energy(
             energy.spike_within_tile,
         ),
     )
+    if layer_counts is not None and "spike_packets" in {m for la in layer_counts.layers for m in la.per_step}:
+        per = steps_per_sample / layer_counts.steps
+        routed = "one per source event and destination core (mapping)"
+        terms = (
+            *terms[:3],
+            ("spike packets", layer_counts.total("spike_packets") * per, routed, energy.spike_within_tile),
+        )
+        inter = layer_counts.total("inter_tile_packets") * per
+        if inter > 0 and energy.tile_hop_east_west is not None:
+            hop = "packets leaving their tile, one east-west hop each (lower bound)"
+            terms = (*terms, ("inter-tile hops", inter, hop, energy.tile_hop_east_west))
+        learning = layer_counts.total("learning_updates") * per
+        if learning > 0:
+            if energy.stdp_update is None:
+                raise EnergyModelError(f"chip {source.id.value!r} has no learning-update figure (energy.stdp_update)")
+            terms = (*terms, ("learning updates", learning, "plastic synapses updated", energy.stdp_update))
     dynamic = tuple(EnergyTerm(n, c, conv, fig(f), c * f.value) for n, c, conv, f in terms)
     dynamic_pj = sum(t.energy_pj for t in dynamic)
 
@@ -175,7 +213,12 @@ def estimate_energy(
 
     static = fig(power_chip.power.static_per_chip, power_chip is not chip)
     cores_per_chip = chip.limits.cores_per_chip.as_int()
-    cores, cores_basis = (cores_used, "given") if cores_used is not None else _estimate_cores(counts, chip)
+    if mapping is not None and cores_used == mapping.cores_used:
+        cores, cores_basis = cores_used, "mapped onto cores within the per-core limits (targets/mapping.py)"
+    elif cores_used is not None:
+        cores, cores_basis = cores_used, "given"
+    else:
+        cores, cores_basis = _estimate_cores(counts, chip)
     chips = math.ceil(cores / cores_per_chip)
     full = static
     if chips > 1:
@@ -209,10 +252,15 @@ def estimate_energy(
                 effective * baseline.ac.value,
             ),
         )
-    notes = [
+    notes += [
         "Latency serialises a step's synops on one core (an upper bound) and leaves out neuron-update time, "
         "for which no figure is published.",
-        "Spike packets are charged at the within-tile figure; tile hops and host input injection are not modelled.",
+        "Spike packets are charged at the within-tile figure; host input injection is not modelled"
+        + (
+            "; packets leaving their tile add one east-west hop each (a lower bound)."
+            if layer_counts
+            else "; tile hops are not modelled (no mapping)."
+        ),
     ]
     if is_proxy:
         notes.insert(0, f"PROXY: {chip.name} has no published per-operation figures; {source.name}'s used.")
@@ -221,7 +269,7 @@ def estimate_energy(
     if not feasible:
         notes.append(f"Real time is not feasible: a modelled step takes {format_si(step_s, 's')} > dt.")
     return EnergyReport(
-        chip=chip.id.value,
+        chip=chip.label,
         chip_name=chip.name,
         per_op_chip=source.id.value,
         per_op_proxy=is_proxy,

@@ -27,7 +27,9 @@ import numpy as np
 from spikeport.errors import IRValidationError
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 from spikeport.ir.kinds import KindTable
+from spikeport.ir.plastic import PlasticDenseInt
 from spikeport.simulators.kernels import effective_weights
+from spikeport.targets.opcount_attention import count_attention
 
 if TYPE_CHECKING:
     from spikeport.simulators.record import RunRecord
@@ -262,6 +264,24 @@ def _count_dense(
     )
 
 
+@dataclass(frozen=True)
+class PlasticSynapseOps(SynapseOps):
+    """`SynapseOps` of a plastic connection, plus its learning updates."""
+
+    learning_updates: int = _count()
+    """Synapses x completed epochs: Lava's learning engine evaluates the rule for every synapse at every epoch end
+    (`LearningRuleApplierBitApprox.apply` over the whole matrix), whether or not it changes."""
+
+
+def _count_plastic(
+    graph: DeployGraph, node: PlasticDenseInt, events: dict[str, np.ndarray], samples: int, steps: int
+) -> PlasticSynapseOps:
+    """Spikes cross it as a Dense with its initial non-zero weights; learning adds one update per synapse and epoch."""
+    ops = _count_dense(graph, node, events, samples, steps)  # type: ignore[arg-type]  (same fields as a Dense)
+    updates = node.in_size * node.out_size * (samples * steps // node.t_epoch)
+    return PlasticSynapseOps(**{f.name: getattr(ops, f.name) for f in fields(ops)}, learning_updates=updates)
+
+
 KIND_TABLE: KindTable = KindTable(
     "the op counter",
     {
@@ -270,6 +290,8 @@ KIND_TABLE: KindTable = KindTable(
         LIFInt.kind: _count_lif,
         LIFResetInt.kind: _count_lif,
         TernaryLIFInt.kind: _count_lif,
+        PlasticDenseInt.kind: _count_plastic,
+        "spike_attention_int": count_attention,  # AttentionInt: its projections (stages: opcount_attention)
     },
 )
 """How each node kind is counted, by role: a SOURCE's `(node, inputs) -> events per neuron`; a POPULATION's

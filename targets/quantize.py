@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from spikeport.export import ParsedNetwork, Population, simulate_float
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
 from spikeport.ir.formats import DEFAULT_CHIP, NumberFormats, SignMode, WeightGrid, sign_mode
 from spikeport.targets.chip import load_chip
+from spikeport.targets.decay_groups import DEFAULT_MAX_GROUPS, group_decays, group_fields, grouping_agreement
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ class PopulationQuantization:
     name: str
     kind: str
     scale: float
-    du: int
-    dv: int
+    du: int | tuple[int, ...]
+    """The current decay register; one per decay group, in group order, for a multi-timescale population."""
+    dv: int | tuple[int, ...]
     vth: int
     decay_u_error: float
     """|(du + 1)/4096 - beta|, largest over neurons."""
@@ -68,6 +70,14 @@ class PopulationQuantization:
     vth_rel_error: float
     bias_clipped: int
     spiking: bool
+    decay_groups: tuple[dict, ...] = ()
+    """Multi-timescale populations (neurons with different decays): each group's du, dv, size and largest decay
+    errors (`spikeport.targets.decay_groups`); du and dv above are then the groups' values. Empty otherwise."""
+    decay_groups_merged: int = 0
+    """Distinct rounded decay pairs merged into neighbouring groups because of `max_decay_groups`."""
+    grouping_agreement: float | None = None
+    """Float run with learned decays vs float run with the grouped quantized ones, on the calibration inputs:
+    spike agreement (spiking) or 1 - max|dv|/max|v| (readout); None without calibration or groups."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,9 @@ class QuantizationReport:
                 f"{p.name} ({p.kind}): du {p.du}, dv {p.dv}, vth {p.vth}"
                 + (f" (rel. error {p.vth_rel_error:.2e})" if p.spiking else " (non-spiking readout)")
                 + (f", {p.bias_clipped} biases clipped" if p.bias_clipped else "")
+                + (f", {len(p.decay_groups)} decay groups" if p.decay_groups else "")
+                + (f" ({p.decay_groups_merged} merged)" if p.decay_groups_merged else "")
+                + (f", grouping agreement {p.grouping_agreement:.4f}" if p.grouping_agreement is not None else "")
             )
         return lines
 
@@ -114,12 +127,18 @@ def _constant(values: np.ndarray, name: str, what: str) -> float:
     return float(values[0])
 
 
-def _decays(pop: Population, formats: NumberFormats) -> tuple[int, int, float, float]:
+def _decays(pop: Population, formats: NumberFormats, max_groups: int):
+    """(du, dv, du error, dv error, grouping): ints for one decay pair; per-neuron arrays and the grouping (one
+    LIF process per group, `spikeport.targets.decay_groups`) when the neurons' decays differ."""
+    if np.ptp(pop.beta) or np.ptp(pop.alpha):  # LIFInt stores equal per-neuron registers as one int
+        g = group_decays(pop.beta, pop.alpha, formats, max_groups, name=pop.name)
+        du_err, dv_err = max(r.max_decay_u_error for r in g.groups), max(r.max_decay_v_error for r in g.groups)
+        return g.du, g.dv, du_err, dv_err, g
     beta, alpha = _constant(pop.beta, pop.name, "synaptic decay"), _constant(pop.alpha, pop.name, "membrane decay")
     unity, (du_low, du_high), (dv_low, dv_high) = formats.decay_unity, formats.du_range, formats.dv_range
     du = min(max(round(unity * beta) - 1, du_low), du_high)
     dv = min(max(round(unity * alpha), dv_low), dv_high)
-    return du, dv, abs((du + 1) / unity - beta), abs(dv / unity - alpha)
+    return du, dv, abs((du + 1) / unity - beta), abs(dv / unity - alpha), None
 
 
 def _state_budget(formats: NumberFormats) -> float:
@@ -212,6 +231,8 @@ def quantize(
     num_weight_bits: int = 8,
     chip: str = DEFAULT_CHIP,
     metadata: dict | None = None,
+    max_decay_groups: int = DEFAULT_MAX_GROUPS,
+    attention: str = "node",
 ) -> tuple[DeployGraph, QuantizationReport]:
     """Quantize a parsed NIR network to a `DeployGraph` for a Loihi-class chip.
 
@@ -222,6 +243,10 @@ def quantize(
         num_weight_bits: weight precision, 1..8 (the chip's num_weight_bits range).
         chip: the target chip (a `ChipId` value); its number formats set every range and are stored in the graph.
         metadata: extra JSON-serializable facts stored in the graph.
+        max_decay_groups: the most LIF processes a population whose neurons have different time constants is
+            split into (`spikeport.targets.decay_groups`).
+        attention: "node": each spike-driven attention block becomes one `AttentionInt` (linear in tokens,
+            `spikeport.targets.quantize_attention`); "unrolled": its standard NIR view, as LIF and Dense nodes.
 
     Returns:
         The deploy graph and the per-layer quantization report. Clipping emits a `SpikeportWarning`.
@@ -234,8 +259,13 @@ def quantize(
         check_spike_inputs(calibration_inputs, source="calibration inputs", n_in=net.input_size)
     calibration = simulate_float(net, calibration_inputs) if calibration_inputs is not None else None
     nodes = {net.input_name: SpikeInput(name=net.input_name, size=net.input_size)}
-    edges, syn_reports, pop_reports, scales = [], [], [], {}
+    edges, syn_reports, pop_reports, scales, groupings = [], [], [], {}, {}
+    from spikeport.targets.quantize_attention import lower_attention  # lazy: it uses this module's helpers
+
+    lowered = lower_attention(net, calibration, num_weight_bits, formats, attention)
     for name, pop in net.populations.items():
+        if name in lowered.covered:
+            continue
         incoming = [s for s in net.synapses if s.target == name]
         effective = [s.weight * pop.gain[:, None] for s in incoming]
         grids = _grids([sign_mode(w) for w in effective], num_weight_bits, formats)
@@ -243,7 +273,7 @@ def quantize(
         scales[name] = scale
         denom = 2.0 ** (formats.act_shift + weight_exp) / scale  # float value of one mantissa unit
         bias_float = pop.bias + sum(
-            (s.bias * pop.gain / _constant(pop.beta, name, "synaptic decay") for s in incoming if s.bias is not None),
+            (s.bias * pop.gain / pop.beta for s in incoming if s.bias is not None),
             np.zeros(pop.size),
         )
         for syn, w_eff, grid in zip(incoming, effective, grids, strict=True):
@@ -282,7 +312,8 @@ def quantize(
                     SpikeportWarning,
                     stacklevel=2,
                 )
-        du, dv, du_err, dv_err = _decays(pop, formats)
+        du, dv, du_err, dv_err, grouping = _decays(pop, formats, max_decay_groups)
+        groupings.update({name: grouping} if grouping else {})
         bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(bias_float * scale), formats)
         if bias_clipped:
             warnings.warn(
@@ -305,20 +336,25 @@ def quantize(
                 name=name,
                 kind=pop.kind,
                 scale=scale,
-                du=du,
-                dv=dv,
                 vth=vth,
                 decay_u_error=du_err,
                 decay_v_error=dv_err,
                 vth_rel_error=vth_err,
                 bias_clipped=bias_clipped,
                 spiking=pop.spiking,
+                **({"du": du, "dv": dv} if grouping is None else group_fields(grouping)),
             )
         )
+    nodes.update(lowered.nodes)
+    edges, syn_reports, pop_reports = edges + lowered.edges, syn_reports + lowered.synapses, pop_reports + lowered.pops
+    scales.update(lowered.scales)
+    if calibration_inputs is not None and groupings:
+        agreement = grouping_agreement(net, groupings, calibration_inputs, formats)
+        pop_reports = [replace(p, grouping_agreement=agreement.get(p.name)) for p in pop_reports]
     meta = {"dt": net.dt, "scales": {n: s for n, s in scales.items() if math.isfinite(s)}, **(metadata or {})}
     # Populations first in network order, then synapses: the graph keeps insertion order for reports.
     ordered = {net.input_name: nodes[net.input_name]}
-    ordered.update({n: nodes[n] for n in net.populations})
-    ordered.update({s.name: nodes[s.name] for s in net.synapses})
+    ordered.update({n: nodes[n] for n in net.populations if n in nodes})
+    ordered.update({s.name: nodes[s.name] for s in net.synapses if s.name in nodes} | lowered.connections)
     graph = DeployGraph(nodes=ordered, edges=tuple(edges), output=net.output, chip=chip, formats=formats, metadata=meta)
     return graph, QuantizationReport(tuple(syn_reports), tuple(pop_reports))

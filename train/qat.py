@@ -58,6 +58,14 @@ KIND_TABLE: KindTable[Callable[[Node], None]] = KindTable(
             "the periodic state reset is not trained through; fine-tuning is verified for LIFInt populations only"
         ),
         "ternary_lif_int": Unsupported("ternary spikes have no surrogate gradient in the integer kernels"),
+        "plastic_dense_int": Unsupported(
+            "its weights are learned on chip by its rule, not by gradient; freeze them first "
+            "(spikeport.simulators.learning.with_learned_weights)"
+        ),
+        "spike_attention_int": Unsupported(
+            "spike-driven attention's AND units and gate have no surrogate gradient in the integer kernels; "
+            "fine-tune the float layer (train/layers/attention.py) and re-export"
+        ),
     },
 )
 """What fine-tuning does with each node kind (a handler checks the node), or why it refuses the kind."""

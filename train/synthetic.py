@@ -202,9 +202,18 @@ def _erd_envelope(
 
 
 def _make_subject(
-    rng: np.random.Generator, trials_per_class: int, sfreq: float, n_samples: int
+    rng: np.random.Generator,
+    trials_per_class: int,
+    sfreq: float,
+    n_samples: int,
+    erd_scale: float = 1.0,
+    noise_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate one subject's trials; returns data (trials, channels, samples) in volts and labels."""
+    """Generate one subject's trials; returns data (trials, channels, samples) in volts and labels.
+
+    `erd_scale` multiplies the ERD/ERS depths and `noise_scale` the background and sensor noise after every random
+    draw, so the defaults (1.0) give bit-identical trials and other values change difficulty, not the draws.
+    """
     n = 2 * trials_per_class
     times = np.arange(n_samples) / sfreq
     ch_pos = np.array(list(CHANNEL_POSITIONS.values()))
@@ -237,8 +246,8 @@ def _make_subject(
     envelopes = []
     for hemi in (0, 1):  # 0 = left hemisphere (C3), 1 = right hemisphere (C4)
         contra = labels == 1 - hemi  # right hand (1) -> left hemisphere (0), and vice versa
-        mu_depth = np.where(contra, 0.7 * depth, -0.1 * depth)
-        beta_depth = np.where(contra, 0.4 * depth, -0.05 * depth)
+        mu_depth = np.minimum(np.where(contra, 0.7 * depth, -0.1 * depth) * erd_scale, 0.95)
+        beta_depth = np.minimum(np.where(contra, 0.4 * depth, -0.05 * depth) * erd_scale, 0.95)
         envelopes.append((_erd_envelope(rng, times, mu_depth, onsets), _erd_envelope(rng, times, beta_depth, onsets)))
 
     amps = np.array([1.0, 1.0, 0.5, 0.5, 1.2])
@@ -260,8 +269,8 @@ def _make_subject(
 
     data = (
         np.einsum("cs,nst->nct", fwd, rhythms)
-        + noise * 0.8 * np.einsum("cs,nst->nct", fwd_bg, background)
-        + noise * 0.4 * sensor
+        + noise * noise_scale * 0.8 * np.einsum("cs,nst->nct", fwd_bg, background)
+        + noise * noise_scale * 0.4 * sensor
     )
     return data * gain * _SCALE_V, labels
 
@@ -273,6 +282,9 @@ def make_synthetic_motor_imagery(
     sfreq: float = 160.0,
     duration_s: float = 3.0,
     seed: int = 0,
+    erd_scale: float = 1.0,
+    noise_scale: float = 1.0,
+    first_subject: int = 0,
 ) -> EEGDataset:
     """Generate SYNTHETIC two-class (left vs. right hand) motor-imagery EEG for several subjects.
 
@@ -284,6 +296,11 @@ def make_synthetic_motor_imagery(
         sfreq: Sampling frequency in Hz (160 Hz matches the EEGMMIDB recordings).
         duration_s: Epoch length in seconds.
         seed: Seed of the generator; the same seed gives identical arrays.
+        erd_scale: Difficulty: factor on the ERD/ERS depths (contralateral depth capped at 0.95); 1.0 is the
+            decoder's default task. Changes no random draw.
+        noise_scale: Difficulty: factor on background and sensor noise amplitude; changes no random draw.
+        first_subject: Generate subjects first_subject .. first_subject + n_subjects - 1 of the seed's sequence
+            (subject k is the same whatever else is generated), e.g. held-out subjects after the training ones.
 
     Returns:
         An `EEGDataset` with `synthetic=True`, trials ordered by subject, classes shuffled within a subject.
@@ -292,16 +309,23 @@ def make_synthetic_motor_imagery(
         ValueError: If a count is not positive or the epoch has fewer than 2 samples.
     """
     n_samples = round(duration_s * sfreq)
-    if n_subjects < 1 or trials_per_class < 1 or n_samples < 2 or sfreq <= 0:
+    if n_subjects < 1 or trials_per_class < 1 or n_samples < 2 or sfreq <= 0 or first_subject < 0:
         raise ValueError(
             "make_synthetic_motor_imagery: need n_subjects >= 1, trials_per_class >= 1 and at least 2 "
             f"samples per epoch; got {n_subjects}, {trials_per_class}, {duration_s} s * {sfreq} Hz"
         )
-    children = np.random.SeedSequence(seed).spawn(n_subjects)
-    parts = [_make_subject(np.random.default_rng(child), trials_per_class, sfreq, n_samples) for child in children]
+    if not (erd_scale > 0 and noise_scale > 0):
+        raise ValueError(
+            f"make_synthetic_motor_imagery: erd_scale and noise_scale must be > 0, got {erd_scale}, {noise_scale}"
+        )
+    children = np.random.SeedSequence(seed).spawn(first_subject + n_subjects)[first_subject:]
+    parts = [
+        _make_subject(np.random.default_rng(child), trials_per_class, sfreq, n_samples, erd_scale, noise_scale)
+        for child in children
+    ]
     data = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
-    subjects = np.repeat(np.arange(n_subjects, dtype=np.int64), 2 * trials_per_class)
+    subjects = np.repeat(np.arange(first_subject, first_subject + n_subjects, dtype=np.int64), 2 * trials_per_class)
     return EEGDataset(
         data=data,
         labels=labels,
@@ -312,7 +336,11 @@ def make_synthetic_motor_imagery(
         synthetic=True,
         description=(
             f"SYNTHETIC motor-imagery EEG (not a recording): {n_subjects} simulated subjects x "
-            f"{trials_per_class} trials per class, {sfreq:g} Hz, {duration_s:g} s from the cue, seed {seed}; "
+            f"{trials_per_class} trials per class, {sfreq:g} Hz, {duration_s:g} s from the cue, seed {seed}"
+            + (f", subjects from {first_subject}" if first_subject else "")
+            + (f", ERD x{erd_scale:g}" if erd_scale != 1.0 else "")
+            + (f", noise x{noise_scale:g}" if noise_scale != 1.0 else "")
+            + "; "
             "contralateral mu/beta ERD over C3/C4 on 1/f background (spikeport.train.synthetic)."
         ),
     )

@@ -3,12 +3,14 @@
 Every node maps to one stock process with the same integer parameters: `SpikeInput` to `io.source.RingBuffer`,
 `DenseInt` to `Dense` (or `DelayDense` with delays), `LIFInt` / `LIFResetInt` / `TernaryLIFInt` to `LIF` /
 `LIFReset` / `TernaryLIF`. A `StateRecorder` per population records spikes, u and v. Which factory a node gets is
-looked up by its kind in `KIND_TABLE`, so a kind without a Lava process fails before anything is built.
+looked up by its kind in `KIND_TABLE`, so a kind without a Lava process fails before anything is built. A
+population with several decay groups becomes one process per group, its connections one per pair of groups
+(`spikeport.simulators.lava.decay_split`); its record keeps the population's name and neuron order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +18,9 @@ from spikeport.errors import UnsupportedNodeError
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 from spikeport.ir.formats import LOIHI_FORMATS
 from spikeport.ir.kinds import KindTable
+from spikeport.simulators import learning_lava
+from spikeport.simulators.lava import decay_split
+from spikeport.simulators.lava.processes.attention.factory import spike_attention
 
 
 @dataclass
@@ -26,9 +31,17 @@ class LavaNetwork:
     synapses: dict[str, object]
     populations: dict[str, object]
     recorders: dict[str, object]
+    teachers: dict[str, object] = field(default_factory=dict)
+    """The `RingBuffer` playing each plastic connection's teacher spikes into its `s_in_bap`."""
 
     def all_processes(self) -> list[object]:
-        return [self.source, *self.synapses.values(), *self.populations.values(), *self.recorders.values()]
+        return [
+            self.source,
+            *self.synapses.values(),
+            *self.populations.values(),
+            *self.recorders.values(),
+            *self.teachers.values(),
+        ]
 
 
 def _ring_buffer(source: SpikeInput, played: np.ndarray):
@@ -90,6 +103,8 @@ KIND_TABLE: KindTable = KindTable(
         LIFInt.kind: _lif,
         LIFResetInt.kind: _lif_reset,
         TernaryLIFInt.kind: _ternary_lif,
+        learning_lava.PlasticDenseInt.kind: learning_lava.learning_dense,
+        "spike_attention_int": spike_attention,  # AttentionInt: one SpikeAttention process (linear in tokens)
     },
 )
 """Process factory per node kind: a SOURCE's takes `(node, played)`, with the (n_in, samples * steps) int32
@@ -120,20 +135,34 @@ def build_network(graph: DeployGraph, inputs: np.ndarray, recorder_paths: dict[s
     samples, steps, size = inputs.shape
     played = inputs.transpose(2, 0, 1).reshape(size, samples * steps).astype(np.int32)
     source = factories[graph.input.name](graph.input, played)
-    populations = {pop.name: factories[pop.name](pop) for pop in graph.populations}
-    synapses = {conn.name: factories[conn.name](conn) for conn in graph.connections}
+    # one process per decay group of a multi-timescale population (one part otherwise; `decay_split`)
+    parts = {pop.name: decay_split.population_parts(pop, pop.size) for pop in graph.populations}
+    procs = {name: [factories[name](part.node) for part in node_parts] for name, node_parts in parts.items()}
+    populations = {part.node.name: proc for name in procs for part, proc in zip(parts[name], procs[name], strict=True)}
+    parts[graph.input.name] = decay_split.population_parts(graph.input, graph.input.out_size)
+    procs[graph.input.name] = [source]
+    synapses = {}
     for conn in graph.connections:
-        src = graph.source_of(conn)
-        sender = source if src.name == graph.input.name else populations[src.name]
-        sender.s_out.connect(synapses[conn.name].s_in)
-        synapses[conn.name].a_out.connect(populations[graph.target_of(conn).name].a_in)
+        src, tgt = graph.source_of(conn).name, graph.target_of(conn).name
+        for piece, i, j in decay_split.dense_pieces(conn, parts[src], parts[tgt], graph.formats):
+            synapses[piece.name] = factories[conn.name](piece)
+            procs[src][i].s_out.connect(synapses[piece.name].s_in)
+            synapses[piece.name].a_out.connect(procs[tgt][j].a_in)
     recorders = {}
     for pop in graph.populations:
-        rec = StateRecorder(
-            size=pop.size, num_steps=samples * steps, path=recorder_paths[pop.name], name=f"rec_{pop.name}"
-        )
-        populations[pop.name].s_out.connect(rec.s_in)
-        rec.u_ref.connect_var(populations[pop.name].u)
-        rec.v_ref.connect_var(populations[pop.name].v)
-        recorders[pop.name] = rec
-    return LavaNetwork(source=source, synapses=synapses, populations=populations, recorders=recorders)
+        for part, proc in zip(parts[pop.name], procs[pop.name], strict=True):
+            grouped = len(parts[pop.name]) > 1  # groups share the population's file, each in its own columns
+            rec = StateRecorder(
+                size=part.node.size,
+                num_steps=samples * steps,
+                path=recorder_paths[pop.name],
+                name=f"rec_{part.node.name}",
+                columns=part.neurons.tolist() if grouped else None,
+                file_size=pop.size,
+            )
+            proc.s_out.connect(rec.s_in)
+            rec.u_ref.connect_var(proc.u)
+            rec.v_ref.connect_var(proc.v)
+            recorders[part.node.name] = rec
+    teachers = learning_lava.connect_teachers(graph, synapses, played)  # teacher spikes into s_in_bap
+    return LavaNetwork(source, synapses, populations, recorders, teachers)

@@ -17,10 +17,13 @@ from tqdm.auto import tqdm
 
 from spikeport.errors import SimulationError
 from spikeport.ir import DeployGraph
+from spikeport.simulators import learning
 from spikeport.simulators.lava import import_lava
 from spikeport.simulators.lava.builder import LavaNetwork, build_network
+from spikeport.simulators.lava.configs import make_run_config
 from spikeport.simulators.lava.lifecycle import LavaRuntimeGuard
 from spikeport.simulators.lava.teardown import runtime_actors
+from spikeport.simulators.learning_lava import read_weights
 from spikeport.simulators.record import PopulationTrace, RunRecord
 from spikeport.simulators.reference import check_inputs
 
@@ -33,16 +36,20 @@ def _zero_states(network: LavaNetwork) -> None:
         proc.a_buff.set(np.zeros(proc.a_buff.shape, dtype=np.int32))
 
 
-def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) -> RunRecord:
+def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False, config: str = "cpu") -> RunRecord:
     """Run every sample of `inputs` (samples, steps, n_in) on Lava `fixed_pt`; returns a `RunRecord`.
 
-    Raises `SimulationError` when Lava fails or one of its processes dies, and `Interrupted` when SIGINT, SIGTERM
-    or SIGHUP arrives (in the main thread); either way no Lava process, shared memory or temporary file is left.
+    `config` picks the run configuration (`configs.LAVA_CONFIGS`: "cpu", Lava's CPU `fixed_pt` models, or
+    "loihi2-hw", Loihi 2 hardware through Intel's lava-loihi). Raises `SimulationError` when Lava fails or one of
+    its processes dies, and `Interrupted` when SIGINT, SIGTERM or SIGHUP arrives (in the main thread); either way
+    no Lava process, shared memory or temporary file is left.
     """
     x = check_inputs(graph, inputs)
+    learning.check_plastic(graph)
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    run_cfg = make_run_config(config)  # `config`: simulators/lava/configs.py (fails here if Loihi 2 is absent)
 
     samples, steps, _ = x.shape
     start = time.perf_counter()
@@ -57,14 +64,19 @@ def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) 
                 network = build_network(graph, x, paths)
                 guard.watch(network.source)
                 where = "while compiling and starting the processes"
-                network.source.create_runtime(run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))  # compiles, forks
+                network.source.create_runtime(run_cfg=run_cfg)  # compiles, forks
                 guard.started()
-                for k in tqdm(range(samples), desc="Lava fixed_pt", unit="sample", disable=not progress, leave=False):
-                    where = f"on sample {k} of {samples}"
-                    if k:
+                learned, done = {node.name: [] for node in learning.plastic_connections(graph)}, 0
+                plan = learning.run_plan(graph, samples, steps)  # per sample, and per epoch for plastic graphs
+                for zero, chunk, read in tqdm(plan, desc="Lava fixed_pt", disable=not progress, leave=False):
+                    where = f"on sample {done // steps} of {samples}"
+                    if zero:
                         _zero_states(network)
-                    network.source.run(condition=RunSteps(num_steps=steps))
+                    network.source.run(condition=RunSteps(num_steps=chunk))
                     guard.check()
+                    done += chunk
+                    for name, weights in (read_weights(graph, network.synapses, done) if read else {}).items():
+                        learned[name].append(weights)
                 where = "while stopping its runtime"
                 guard.close()
             except Exception as exc:
@@ -78,7 +90,8 @@ def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False) 
             data = np.array(np.memmap(paths[pop.name], dtype=np.int64, mode="r", shape=(samples * steps, 3, pop.size)))
             data = data.reshape(samples, steps, 3, pop.size)
             pops[pop.name] = PopulationTrace(spikes=data[:, :, 0], u=data[:, :, 1], v=data[:, :, 2])
-    return RunRecord(backend="lava", populations=pops, wall_time_s=time.perf_counter() - start)
+    weights = learning.stack_learned(graph, learned)
+    return RunRecord(backend="lava", populations=pops, weights=weights, wall_time_s=time.perf_counter() - start)
 
 
 def _process_errors(network: LavaNetwork | None) -> list[str]:

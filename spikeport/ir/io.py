@@ -17,10 +17,12 @@ import numpy as np
 
 from spikeport.errors import IRValidationError
 from spikeport.files import atomic_write
+from spikeport.ir.attention import AttentionInt
 from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats
 from spikeport.ir.graph import DeployGraph, warn_clipped_weights
 from spikeport.ir.kinds import KindTable
 from spikeport.ir.nodes import DenseInt, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
+from spikeport.ir.plastic import PlasticDenseInt
 
 FORMAT_VERSION = 2
 _READABLE_VERSIONS = (1, 2)  # version 1: no "formats" in the header (the Loihi formats)
@@ -28,7 +30,10 @@ _HEADER = "__deploy_graph__"
 
 KIND_TABLE: KindTable = KindTable(
     "the deploy-file reader/writer",
-    {cls.kind: cls for cls in (SpikeInput, DenseInt, LIFInt, LIFResetInt, TernaryLIFInt)},
+    {
+        cls.kind: cls
+        for cls in (SpikeInput, DenseInt, LIFInt, LIFResetInt, TernaryLIFInt, PlasticDenseInt, AttentionInt)
+    },
 )
 """The class that (de)serializes each node kind: its scalar fields go to the JSON header and its integer arrays to
 the archive, and the class's constructor re-validates them on load. Listed explicitly rather than copied from

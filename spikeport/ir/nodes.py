@@ -10,7 +10,7 @@ both chip files describe), and again in `DeployGraph` against the graph's own `f
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -78,6 +78,30 @@ def _check_range(node: str, name: str, value: int | np.ndarray, low: int, high: 
         raise IRValidationError(
             f"node {node!r}: {name} must lie in [{low}, {high}], got [{lo}, {hi}]" + (f"; {hint}" if hint else "")
         )
+
+
+class DecayGroup(NamedTuple):
+    """Neurons of a multi-timescale population that share one (du, dv) pair (`LIFInt.decay_groups`)."""
+
+    du: int
+    dv: int
+    neurons: np.ndarray
+    """int, ascending indices into the population."""
+
+
+def _coerce_decays(node: LIFInt) -> None:
+    """du and dv as Python ints, or as read-only int arrays of shape (size,) when they differ between neurons."""
+    for name in ("du", "dv"):
+        value = getattr(node, name)
+        if np.ndim(value) == 0:
+            _coerce_ints(node, name)
+            continue
+        array = _int_array(name, node.name, value, 1)
+        if array.shape != (node.size,):
+            raise IRValidationError(
+                f"node {node.name!r}: {name} must be an int or have shape ({node.size},), got {array.shape}"
+            )
+        object.__setattr__(node, name, int(array[0]) if array.size and np.all(array == array[0]) else array)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,10 +224,12 @@ class LIFInt(Node):
     kind: ClassVar[str] = "lif_int"
     role: ClassVar[Role] = Role.POPULATION
     size: int
-    du: int
-    """Current decay, 12-bit; Lava adds 1 (du=-1: no leak, du=4095: memoryless)."""
-    dv: int
-    """Voltage decay, 12-bit (0: no leak, 4096: memoryless)."""
+    du: int | np.ndarray
+    """Current decay, 12-bit; Lava adds 1 (du=-1: no leak, du=4095: memoryless). An int array of shape (size,)
+    gives each neuron its own decay (multi-timescale populations): Loihi runs such a population as one LIF
+    process per `decay_groups()` entry (uniform arrays are stored as the int)."""
+    dv: int | np.ndarray
+    """Voltage decay, 12-bit (0: no leak, 4096: memoryless); an int or a per-neuron int array, as `du`."""
     vth: int
     """Threshold mantissa, unsigned 17-bit; the threshold on v is vth << 6."""
     bias_mant: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -212,7 +238,8 @@ class LIFInt(Node):
     """Bias exponent; the bias added to v each step is bias_mant << bias_exp (>> when negative)."""
 
     def __post_init__(self) -> None:
-        _coerce_ints(self, "size", "du", "dv", "vth", "bias_exp")
+        _coerce_ints(self, "size", "vth", "bias_exp")
+        _coerce_decays(self)
         bias = np.zeros(self.size, dtype=np.int64) if np.size(self.bias_mant) == 0 else self.bias_mant
         object.__setattr__(self, "bias_mant", _int_array("bias_mant", self.name, bias, 1))
         if self.size <= 0:
@@ -233,6 +260,20 @@ class LIFInt(Node):
 
     def _check_thresholds(self, formats: NumberFormats) -> None:
         _check_range(self.name, "vth", self.vth, 0, formats.vth_max, "lower the threshold scale")
+
+    def decay_groups(self) -> tuple[DecayGroup, ...]:
+        """The neurons sharing one (du, dv) pair, ordered by their first neuron: one Loihi LIF process each.
+
+        A population with scalar decays is one group of all neurons. The reference simulator and the Lava builder
+        both split by these groups (docs/fixed-point.md, "Grouping by decay").
+        """
+        pairs = np.stack([np.broadcast_to(self.du, (self.size,)), np.broadcast_to(self.dv, (self.size,))], axis=1)
+        _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        return tuple(
+            DecayGroup(int(pairs[first[g], 0]), int(pairs[first[g], 1]), np.flatnonzero(inverse == g))
+            for g in np.argsort(first, kind="stable")
+        )
 
     @property
     def in_size(self) -> int:

@@ -67,7 +67,7 @@ def test_demo_end_to_end_small(tmp_path):
     assert report["bit_exact"] is True
     assert report["validation"]["values_differing"] == 0
     stages = report["performance"]["stages"]
-    assert report["schema_version"] == 2 and report["model"] == "decoder"
+    assert report["schema_version"] == 3 and report["model"] == "decoder"
     assert stages["lava"] == stages["quantized_reference"] and set(stages["lava"]) == {"accuracy"}
     assert report["data"]["synthetic"] is True and "SYNTHETIC" in result.stdout
     assert report["ops"]["totals"]["synops"] > 0

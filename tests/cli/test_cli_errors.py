@@ -38,6 +38,16 @@ def _run_with_data(tmp_path: Path) -> Path:
     return run
 
 
+def case_adapt_missing_run_directory(tmp_path):
+    run = tmp_path / "no-such-run"
+    return ["adapt", str(run)], run
+
+
+def case_evaluate_damaged_model(tmp_path):
+    run = _run_with_data(tmp_path)
+    return ["evaluate", str(run)], _damaged(run / "model.pt")
+
+
 def case_demo_out_below_a_file(tmp_path):
     out = _not_a_file_system_dir(tmp_path) / "run"
     return ["demo", "--out", str(out), "--no-progress"], out

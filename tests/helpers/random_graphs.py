@@ -48,8 +48,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.case_features import EDGE_CASES, VTH_MAX, features
+from helpers.random_attention import attention_connection
+from helpers.random_plastic import plastic_connection
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput, TernaryLIFInt
 from spikeport.ir.kinds import KindTable, Role
+from spikeport.ir.plastic import PlasticDenseInt
 
 TOPOLOGIES = ("chain", "fanin", "recurrent_self", "recurrent_back")
 KINDS = ("lif", "reset", "ternary")
@@ -248,6 +251,8 @@ KIND_TABLE: KindTable = KindTable(
         LIFInt.kind: _lif,
         LIFResetInt.kind: _lif_reset,
         TernaryLIFInt.kind: _ternary_lif,
+        PlasticDenseInt.kind: plastic_connection,  # drawn only by helpers.random_plastic.random_plastic_case
+        "spike_attention_int": attention_connection,  # drawn only by helpers.random_attention.random_attention_case
     },
 )
 """Node generator per kind, by role: the SOURCE's takes the input `_build` made; a CONNECTION's

@@ -148,7 +148,7 @@ def test_regression_family_runs_through_every_stage_via_the_cli(velocity_family,
     assert main(["report", run]) == 0
     report = json.loads((tmp_path / "run" / "report.json").read_text())
 
-    assert report["schema_version"] == 2 and report["model"] == "velocity"
+    assert report["schema_version"] == 3 and report["model"] == "velocity"
     assert report["bit_exact"] is True
     performance = report["performance"]
     assert (performance["task"], performance["readout"]) == ("regression", "mean_v")

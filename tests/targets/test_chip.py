@@ -16,7 +16,9 @@ from spikeport.targets.chip import (
     load_baseline,
     load_chip,
     parse_chip,
+    shipped_chips,
 )
+from spikeport.targets.energy_models import load_energy_model, parse_energy_model, shipped_energy_models
 
 
 def _text(name: str) -> str:
@@ -44,9 +46,70 @@ def test_baseline_file_loads_and_is_sourced() -> None:
         assert "Horowitz" in fig.source
 
 
-def test_every_toml_in_the_package_is_a_chip_or_the_baseline() -> None:
+def test_every_toml_in_the_package_is_a_chip_or_an_energy_model() -> None:
     names = {p.name for p in resources.files("spikeport.targets.chips").iterdir() if p.name.endswith(".toml")}
-    assert names == {f"{c.value}.toml" for c in ChipId} | {BASELINE_FILE}
+    models = {f"{m}.toml" for m in shipped_energy_models()}
+    assert names == {f"{c.value}.toml" for c in ChipId} | models and BASELINE_FILE in models
+    assert shipped_chips() == ("loihi", "loihi2")
+    assert set(shipped_energy_models("energy_model")) == {"spinnaker2", "truenorth", "speck", "xylo"}
+    assert set(shipped_energy_models("conventional")) == {"cmos45nm_fp32", "cmos45nm_int8", "cpu", "gpu"}
+
+
+def test_the_cli_lists_the_same_shipped_chips_without_importing_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from spikeport.cli_parser import shipped_chips; print(shipped_chips(), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"{shipped_chips()} False"
+
+
+@pytest.mark.parametrize("model", shipped_energy_models(), ids=str)
+def test_energy_model_files_load_and_every_figure_is_sourced(model: str) -> None:
+    spec = load_energy_model(model)
+    assert spec.model == model and spec.figures()
+    for key, fig in spec.figures().items():
+        assert fig.source in spec.sources.values() and fig.basis in BASES, key
+
+
+def test_energy_model_figures_match_the_cited_tables() -> None:
+    """Pins the data to ../shared/docs/energy-constants.md."""
+    e = {m: {k: f.value for k, f in load_energy_model(m).figures().items()} for m in shipped_energy_models()}
+    assert e["spinnaker2"] == {"energy.synop": 450, "energy.neuron_update": 2190}
+    assert e["truenorth"]["energy.synop"] == 26 and e["speck"]["power.static_per_chip"] == 0.00042
+    assert e["xylo"] == {"context.kws_dynamic_inference_power": 0.000291, "context.kws_energy_per_inference": 6.6}
+    assert (e["cmos45nm_fp32"]["energy.mac"], e["cmos45nm_fp32"]["energy.ac"]) == (4.6, 0.9)
+    assert (e["cmos45nm_int8"]["energy.mac"], e["cmos45nm_int8"]["energy.ac"]) == (0.23, 0.03)
+    assert [e["cmos45nm_fp32"][f"energy.sram_read_{s}"] for s in ("8kb", "32kb", "1mb")] == [10, 20, 100]
+    assert (e["cpu"]["energy.op"], e["gpu"]["energy.op"]) == (8600, 300)
+    assert load_energy_model("truenorth").energy["synop"].basis == "commonly quoted"
+
+
+def test_a_malformed_energy_model_names_the_key() -> None:
+    text = _text("spinnaker2.toml")
+    with pytest.raises(ChipSpecError, match=r"spinnaker2\.toml: 'energy\.synop\.unit' is 'nJ', expected 'pJ'"):
+        parse_energy_model(
+            text.replace('value = 450\nunit = "pJ"', 'value = 0.45\nunit = "nJ"'), origin="spinnaker2.toml"
+        )
+    with pytest.raises(ChipSpecError, match=r"unknown key 'energy\.synapse'"):
+        parse_energy_model(text.replace("[energy.synop]", "[energy.synapse]"), origin="spinnaker2.toml")
+    with pytest.raises(ChipSpecError, match=r"unknown energy model 'loihi'"):
+        load_energy_model("loihi")
+
+
+def test_a_user_chip_file_loads_by_path_and_errors_name_the_field(tmp_path) -> None:
+    path = tmp_path / "small.toml"
+    path.write_text(
+        _text("loihi.toml").replace('value = 1024\nunit = "compartments"', 'value = 16\nunit = "compartments"')
+    )
+    spec = load_chip(str(path))
+    assert spec.limits.compartments_per_core.value == 16 and spec.label == str(path) and spec.id is ChipId.LOIHI
+    assert load_chip("loihi").label == "loihi"
+    path.write_text(_text("loihi.toml").replace('value = 131072\nunit = "bytes"', 'value = 128\nunit = "KiB"'))
+    with pytest.raises(ChipSpecError, match=r"'limits\.synaptic_memory_per_core\.unit' is 'KiB', expected 'bytes'"):
+        load_chip(path)
+    with pytest.raises(ChipSpecError, match=r"--chip .*missing\.toml: no such chip file"):
+        load_chip(str(tmp_path / "missing.toml"))
 
 
 def test_loihi_published_figures_match_the_cited_tables() -> None:

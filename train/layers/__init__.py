@@ -16,11 +16,12 @@ from spikeport.train.layers.attention import (
 from spikeport.train.layers.attention_nir import attention_to_nir
 from spikeport.train.layers.delay import threshold_unit
 from spikeport.train.layers.memory_nir import memory_to_nir
+from spikeport.train.layers.multi_timescale import MultiTimescaleLIF, TimescaleConfig
 from spikeport.train.layers.nir_codecs import attention_from_nir, extension_from_nir, memory_from_nir, memory_subject
 
 __all__ = [
-    "AttentionConfig", "AttentionOutput", "HebbianAssociativeMemory", "MemoryConfig", "Normalization",
-    "ReparamLinear", "SpikeDrivenAttention", "SubjectId", "attention_accumulates", "attention_from_nir",
-    "attention_to_nir", "delayed", "extension_from_nir", "memory_from_nir", "memory_subject", "memory_to_nir",
-    "threshold_unit",
+    "AttentionConfig", "AttentionOutput", "HebbianAssociativeMemory", "MemoryConfig", "MultiTimescaleLIF",
+    "Normalization", "ReparamLinear", "SpikeDrivenAttention", "SubjectId", "TimescaleConfig",
+    "attention_accumulates", "attention_from_nir", "attention_to_nir", "delayed", "extension_from_nir",
+    "memory_from_nir", "memory_subject", "memory_to_nir", "threshold_unit",
 ]  # fmt: skip

@@ -10,6 +10,8 @@ from __future__ import annotations
 from spikeport.errors import ModelFamilyError
 from spikeport.train.models.decoder.family import DECODER
 from spikeport.train.models.family import ModelFamily
+from spikeport.train.models.isam.family import ISAM_MTL
+from spikeport.train.models.rat_snn.family import RAT_SNN
 
 __all__ = ["DEFAULT_FAMILY", "family_names", "get_family", "register_family"]
 
@@ -59,3 +61,5 @@ def family_names() -> tuple[str, ...]:
 
 
 register_family(DECODER)
+register_family(ISAM_MTL)
+register_family(RAT_SNN)

@@ -27,17 +27,19 @@ class PyStateRecorderModelFixed(PyLoihiProcessModel):
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
-        size = proc_params["shape"][0]
+        size = proc_params.get("file_size") or proc_params["shape"][0]
         self._buffer = np.memmap(
             proc_params["path"], dtype=np.int64, mode="r+", shape=(proc_params["num_steps"], 3, size)
         )
+        columns = proc_params.get("columns")
+        self._cols = slice(None) if columns is None else np.asarray(columns, dtype=np.int64)
 
     def run_spk(self) -> None:
-        self._buffer[self.time_step - 1, SPIKES] = self.s_in.recv()
+        self._buffer[self.time_step - 1, SPIKES, self._cols] = self.s_in.recv()
 
     def post_guard(self) -> bool:
         return True
 
     def run_post_mgmt(self) -> None:
-        self._buffer[self.time_step - 1, U] = self.u_ref.read()
-        self._buffer[self.time_step - 1, V] = self.v_ref.read()
+        self._buffer[self.time_step - 1, U, self._cols] = self.u_ref.read()
+        self._buffer[self.time_step - 1, V, self._cols] = self.v_ref.read()

@@ -17,10 +17,23 @@ class StateRecorder(AbstractProcess):
         size: number of neurons of the recorded population.
         num_steps: total steps the file has room for (samples x steps per sample).
         path: the memmap file, created by the host with shape (num_steps, 3, size) and dtype int64.
+        columns: where this process's neurons go in the file's last axis, which then has `file_size` entries
+            (one decay group of a multi-timescale population; several recorders share one file); None: all.
     """
 
-    def __init__(self, *, size: int, num_steps: int, path: str, name: str | None = None) -> None:
-        super().__init__(shape=(size,), num_steps=num_steps, path=path, name=name)
+    def __init__(
+        self,
+        *,
+        size: int,
+        num_steps: int,
+        path: str,
+        name: str | None = None,
+        columns: list[int] | None = None,
+        file_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            shape=(size,), num_steps=num_steps, path=path, name=name, columns=columns, file_size=file_size or size
+        )
         self.s_in = InPort(shape=(size,))
         self.u_ref = RefPort(shape=(size,))
         self.v_ref = RefPort(shape=(size,))
