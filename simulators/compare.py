@@ -14,7 +14,8 @@ from spikeport.simulators.record import RECORDED_VARS, RunRecord
 
 @dataclass(frozen=True)
 class Mismatch:
-    """The earliest differing value: by sample, then step, then population order, variable and neuron."""
+    """The earliest differing value: by sample, then step, then population order (the first run's), variable and
+    neuron."""
 
     sample: int
     step: int
@@ -120,11 +121,14 @@ def _layout(record: RunRecord) -> dict[str, tuple[int, ...]]:
 def compare_runs(a: RunRecord, b: RunRecord) -> Comparison:
     """Compare spikes, u and v of every population at every step; shapes and populations must agree.
 
+    Populations are matched by name, not by position: two backends may record them in different orders (graph order,
+    or the order a simulator computes them in); `a`'s order decides which of two simultaneous mismatches comes first.
+
     Raises:
-        RecordMismatchError: the records hold different populations (or the same in another order), or a trace's
-            shape differs; both happen when the runs come from different graphs or different inputs.
+        RecordMismatchError: the records hold different populations, or a trace's shape differs; both happen when
+            the runs come from different graphs or different inputs.
     """
-    if list(a.populations) != list(b.populations):
+    if set(a.populations) != set(b.populations):
         raise RecordMismatchError(
             f"cannot compare the {a.backend!r} and {b.backend!r} runs: they record different populations "
             f"(name: (samples, steps, neurons)), {a.backend!r} {_layout(a)} vs {b.backend!r} {_layout(b)}; "

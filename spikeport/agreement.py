@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikeport.errors import RecordMismatchError
 from spikeport.export import FloatTrace, ParsedNetwork, simulate_float
 from spikeport.ir import DeployGraph
 from spikeport.simulators import RunRecord
@@ -70,12 +71,22 @@ def float_int_agreement(
     """Per-population agreement between the float NIR semantics and the integer run `record` of `graph`
     (`float_run`: `simulate_float(net, inputs)` if already computed). Populations that the quantizer folded into a
     block node (the inner units of a spike-driven attention block) have no integer trace of their own and are
-    compared at the block's output population."""
+    compared at the block's output population.
+
+    Raises:
+        RecordMismatchError: `record` lacks a population that `graph` deploys (a record of another graph).
+    """
     float_run = float_run if float_run is not None else simulate_float(net, inputs)
+    deployed = {p.name for p in graph.populations}
     result = []
     for name, shift in step_shifts(net).items():
-        if name not in record.populations:
+        if name not in deployed:  # folded into a block node: no integer trace of its own
             continue
+        if name not in record.populations:
+            raise RecordMismatchError(
+                f"the {record.backend!r} run has no population {name!r}, which the deploy graph holds; "
+                "compare a run of this deploy graph"
+            )
         steps = inputs.shape[1] - shift
         fl, it = float_run[name], record.populations[name]
         f_spikes, i_spikes = fl.spikes[:, :steps], np.abs(it.spikes[:, shift:].astype(np.float64))

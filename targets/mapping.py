@@ -262,7 +262,7 @@ def _memory(incoming: tuple[ConnectionDemand, ...], n: int, limit: Limit) -> int
 
 def _fail(layer: str, chip: ChipSpec, resource: str, need: int, limit: Limit, what: str) -> ChipCapacityError:
     return ChipCapacityError(
-        f"layer {layer!r} does not fit a {chip.name} core: {resource} needs {need} {limit.unit} ({what}), "
+        f"layer {layer!r} does not fit one core of {chip.name}: {resource} needs {need} {limit.unit} ({what}), "
         f"the limit is {limit.value} {limit.unit} per core ({limit.key}); shrink the layer, lower its weight bits "
         "or choose a chip file with larger limits (--chip FILE)"
     )

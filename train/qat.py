@@ -2,8 +2,9 @@
 
 The forward pass *is* the integer reference simulator (`spikeport.simulators.reference`), run on tensors that
 carry gradients: floors, truncations and wrap-arounds pass gradients straight through, spikes use a surrogate
-gradient, and the weights are float parameters rounded onto the chip's mantissa grid (straight-through) on every
-pass. Because the forward pass and the deployed simulator are one function, a model fine-tuned here deploys with
+gradient, and the weights are float parameters rounded (straight-through) on every pass onto the mantissa grid of
+their synapse's sign mode, then taken as Lava's Dense uses them (`NumberFormats.effective_weights`). Because the
+forward pass and the deployed simulator are one function, a model fine-tuned here deploys with
 exactly the accuracy it showed in training, and Lava reproduces it bit for bit.
 
 The loss follows the graph's readout (`metadata["readout"]`, see `spikeport.train.models.readout`): cross-entropy
@@ -21,14 +22,16 @@ import torch
 
 from spikeport.errors import UnsupportedNodeError
 from spikeport.ir import DeployGraph, Node
-from spikeport.ir.formats import NumberFormats, SignMode
+from spikeport.ir.formats import NumberFormats, WeightGrid, sign_mode
 from spikeport.ir.kinds import KindTable, Unsupported
 from spikeport.simulators import PopulationTrace, RunRecord, reference
 from spikeport.train.loop import BatchResult, train_loop
 from spikeport.train.models.readout import Readout, readout_of, readout_scale
 from spikeport.train.tasks import TaskKind
 
-__all__ = ["KIND_TABLE", "IntegerNetwork", "IntegerTrainingHistory", "finetune_integer", "integer_predictions"]
+__all__ = [
+    "KIND_TABLE", "IntegerNetwork", "IntegerTrainingHistory", "finetune_integer", "integer_predictions", "synapse_grid",
+]  # fmt: skip
 
 
 def _source(node: Node) -> None:
@@ -88,16 +91,28 @@ class IntegerTrainingHistory:
         return self.train_metric
 
 
-def _grid(weights: torch.Tensor, num_weight_bits: int, formats: NumberFormats) -> torch.Tensor:
-    """Round onto the mixed-sign mantissa grid, straight-through (`NumberFormats.weight_grid`).
+def synapse_grid(dense: Node, formats: NumberFormats) -> WeightGrid:
+    """The mantissa grid of a deploy-graph Dense: the grid of the sign mode Lava infers from its stored weights.
 
-    On Loihi: multiples of 2**(9 - bits) in [-256, 256 - 2**(9 - bits)], which Lava keeps unchanged in mixed mode
-    and, but for -256 in an all-non-positive matrix, in either single-sign mode.
+    The quantizer puts an all-positive synapse on the excitatory grid ([0, 255] in steps of 1 at 8 bits) and an
+    all-negative one on the inhibitory grid ([-255, 0]); only mixed-sign synapses use the coarser mixed grid
+    (even values in [-256, 254]). Rounding every synapse onto the mixed grid would move 255 to 254 and -255 to -256.
     """
-    grid = formats.weight_grid(SignMode.MIXED, num_weight_bits)
+    return formats.weight_grid(sign_mode(dense.weights), dense.num_weight_bits)
+
+
+def _on_grid(weights: torch.Tensor, grid: WeightGrid, num_weight_bits: int, formats: NumberFormats) -> torch.Tensor:
+    """Round onto the synapse's grid, then take the weights Lava's Dense would use (`effective_weights`), with
+    gradients passed straight through both steps.
+
+    Clamping to a single-sign grid keeps the sign mode, so `effective_weights` changes nothing there; it matters for
+    a mixed-grid matrix that training has turned single-signed (-256 in an all-non-positive matrix becomes -255,
+    as in Lava's inhibitory mode), so the forward pass uses exactly the deployed integers in every case.
+    """
     step = float(grid.step)
-    rounded = torch.clamp(torch.round(weights / step) * step, float(grid.low), float(grid.high))
-    return weights + (rounded - weights).detach()
+    rounded = torch.clamp(torch.round(weights.detach() / step) * step, float(grid.low), float(grid.high))
+    used = formats.effective_weights(rounded.numpy().astype(np.int64), num_weight_bits)
+    return weights + (torch.as_tensor(used, dtype=weights.dtype) - weights).detach()
 
 
 class IntegerNetwork(torch.nn.Module):
@@ -114,8 +129,18 @@ class IntegerNetwork(torch.nn.Module):
         if reference.has_cycle(graph):
             raise UnsupportedNodeError("fine-tuning supports feed-forward graphs only")
         self.graph = graph
+        # torch refuses "." in parameter names, which inlined NIR extension blocks put in node names
+        # ("attention.kv", "memory.readout"): keyed by synapse index; `parameter_keys` maps names to keys.
+        self.parameter_keys = {d.name: f"w{i}" for i, d in enumerate(graph.synapses)}
+        self.grids = {d.name: synapse_grid(d, graph.formats) for d in graph.synapses}
+        # start from the weights Lava uses (`effective_weights`), so the forward pass equals the reference at once
         self.weights = torch.nn.ParameterDict(
-            {d.name: torch.nn.Parameter(torch.tensor(d.weights, dtype=torch.float64)) for d in graph.synapses}
+            {
+                self.parameter_keys[d.name]: torch.nn.Parameter(
+                    torch.tensor(graph.formats.effective_weights(d.weights, d.num_weight_bits), dtype=torch.float64)
+                )
+                for d in graph.synapses
+            }
         )
         self.readout: Readout = readout_of(graph.metadata)
         self.readout_scale = readout_scale(graph)
@@ -128,18 +153,24 @@ class IntegerNetwork(torch.nn.Module):
         """Spikes, u and v of every population, as the training-time forward pass computes them."""
         with torch.no_grad():
             traces = self._traces(torch.as_tensor(np.asarray(spikes), dtype=torch.float64))
-        pops = {
-            name: PopulationTrace(spikes=s.numpy().astype(np.int8), u=u.numpy(), v=v.numpy())
-            for name, (s, u, v) in traces.items()
-        }
+        pops = {}
+        for pop in self.graph.populations:  # in graph order, as the reference records them
+            s, u, v = traces[pop.name]
+            pops[pop.name] = PopulationTrace(spikes=s.numpy().astype(np.int8), u=u.numpy(), v=v.numpy())
         return RunRecord(backend="training-forward", populations=pops)
+
+    def deployed_weights(self, name: str) -> torch.Tensor:
+        """The integer weights synapse `name` uses in the forward pass (what `to_graph` stores), with gradients."""
+        dense = self.graph.nodes[name]
+        weights = self.weights[self.parameter_keys[name]]
+        return _on_grid(weights, self.grids[name], dense.num_weight_bits, self.graph.formats)
 
     def _traces(self, spikes: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         synapses = [
             reference.PreparedSynapse(
                 source=self.graph.source_of(d).name,
                 target=self.graph.target_of(d).name,
-                weights_t_by_delay=((0, _grid(self.weights[d.name], d.num_weight_bits, self.graph.formats).T),),
+                weights_t_by_delay=((0, self.deployed_weights(d.name).T),),
                 weight_exp=d.weight_exp,
                 graded=False,
                 delayed=False,
@@ -156,8 +187,7 @@ class IntegerNetwork(torch.nn.Module):
         nodes = dict(self.graph.nodes)
         for dense in self.graph.synapses:
             with torch.no_grad():
-                grid = _grid(self.weights[dense.name], dense.num_weight_bits, self.graph.formats)
-                mantissas = grid.numpy().astype(np.int64)
+                mantissas = self.deployed_weights(dense.name).numpy().astype(np.int64)
             nodes[dense.name] = replace(dense, weights=mantissas)
         return DeployGraph(
             nodes=nodes,

@@ -94,7 +94,7 @@ def test_an_oversized_layer_names_the_layer_resource_need_and_limit() -> None:
     with pytest.raises(ChipCapacityError) as info:
         map_graph(_chain(5000, 4), LOIHI)
     message = str(info.value)
-    assert "layer 'p0' does not fit a Intel Loihi core: input axons needs 5000 axons" in message
+    assert "layer 'p0' does not fit one core of Intel Loihi: input axons needs 5000 axons" in message
     assert "the limit is 4096 axons per core (limits.input_axons_per_core)" in message
 
 

@@ -57,4 +57,4 @@ def test_a_user_chip_file_too_small_names_the_violation(run_dir: Path, tmp_path:
     assert main(["report", str(run_dir), "--chip", str(small)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "does not fit a Intel Loihi core: synaptic memory needs" in err and "limit is 4 bytes per core" in err
+    assert "does not fit one core of Intel Loihi: synaptic memory needs" in err and "limit is 4 bytes per core" in err
