@@ -15,6 +15,7 @@ a static graph that classifies test trials with exactly the learned weights.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -305,14 +306,7 @@ def with_learned_weights(graph: DeployGraph, weights: Mapping[str, np.ndarray]) 
         name: frozen_dense(node, weights[name], graph.formats) if name in weights else node
         for name, node in graph.nodes.items()
     }
-    return DeployGraph(
-        nodes=nodes,
-        edges=graph.edges,
-        output=graph.output,
-        chip=graph.chip,
-        formats=graph.formats,
-        metadata=dict(graph.metadata),
-    )
+    return dataclasses.replace(graph, nodes=nodes, metadata=dict(graph.metadata))
 
 
 __all__ = [

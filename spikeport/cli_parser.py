@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).")
     p.add_argument("run_dir", type=path, help="run directory with model.nir")
-    _add_chip(p, "target chip")
+    _add_chip(p, "target chip (a shipped chip, or a chip file with other formats)", files=True)
     p.add_argument("--weight-bits", type=integer(1, 8), default=8, help="weight precision 1..8 (default %(default)s)")
     p.add_argument(
         "--finetune-epochs",

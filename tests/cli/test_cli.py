@@ -160,3 +160,13 @@ def test_strict_turns_counted_saturation_into_a_one_line_error(tmp_path, capsys)
     assert main([*args, "--strict"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "strict" in err[0] and "'pop' v_saturated 72" in err[0]
+
+
+def test_quantize_and_report_take_a_chip_file_train_only_shipped_chips(tmp_path):
+    """A user chip file (other formats or limits) is accepted where a graph is quantized or costed."""
+    parser = build_parser()
+    chip = str(tmp_path / "my_loihi.toml")
+    assert parser.parse_args(["quantize", "run", "--chip", chip]).chip == chip
+    assert parser.parse_args(["report", "run", "--chip", chip]).chip == chip
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--out", "o", "--chip", chip])

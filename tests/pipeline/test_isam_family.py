@@ -36,6 +36,10 @@ def test_pipeline_runs_bit_exact_on_lava(run, capsys):
     assert (performance["task"], performance["readout"]) == ("classification", "argmax_last_v")
     assert performance["stages"]["lava"] == performance["stages"]["quantized_reference"]
     assert "SYNTHETIC" in "\n".join(report["summary"])
+    step = json.loads(str(np.load(run / "data.npz")["info"]))["step_seconds"]  # one step = one time bin of the data
+    for latency in report["latency"].values():
+        assert latency["step_s_from"] == "deploy graph metadata step_seconds"
+        assert latency["step_s_real_time"] == pytest.approx(step) and latency["real_time_s"] == pytest.approx(16 * step)
 
 
 def test_deploy_graph_holds_only_supported_kinds(run):
@@ -84,7 +88,12 @@ def test_evaluate_writes_tables_and_plots(run, capsys):
     assert not any(r["model"] == "csp_lda" and r["shots"] == 1 for r in rows)  # LDA needs 2 trials per class
     for r in rows:
         assert r["ci95"][0] <= r["accuracy"] <= r["ci95"][1] and 0 <= r["p_vs_chance"] <= 1
-    assert {s["model"] for s in result["mean_over_subjects"]} == {"float", "reference", "csp_lda"}
+    eegnet = {"eegnet_cross_subject", "eegnet_finetuned"}  # braindecode EEGNet on the same shots and test trials
+    assert {s["model"] for s in result["mean_over_subjects"]} == {"float", "reference", "csp_lda", *eegnet}
+    for r in rows:
+        if r["model"] in eegnet:
+            (ours,) = [o for o in rows if (o["subject"], o["shots"], o["model"]) == (r["subject"], r["shots"], "float")]
+            assert r["n"] == ours["n"]
     for name in result["plots"]:
         assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(result["plots"]) == 4
@@ -124,4 +133,5 @@ def test_evaluate_loso_retrains_without_the_left_out_subject(run, capsys):
     assert main([*args, "--no-progress"]) == 0
     result = json.loads((run / "evaluation.json").read_text())
     assert result["protocol"] == "loso" and {r["subject"] for r in result["subjects"]} == {0, 1}
-    assert {r["model"] for r in result["subjects"]} == {"float", "reference", "csp_lda"}
+    eegnet = {"eegnet_cross_subject", "eegnet_finetuned"}
+    assert {r["model"] for r in result["subjects"]} == {"float", "reference", "csp_lda", *eegnet}

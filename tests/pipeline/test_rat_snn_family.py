@@ -15,7 +15,7 @@ from spikeport.train.models import get_family
 def test_family_is_registered_with_its_data_sources() -> None:
     family = get_family("rat-snn")
     assert family.data_sources == ("synthetic", "trialdata", "neurobench", "nwb")
-    assert (family.task.value, family.readout.value) == ("regression", "mean_v")
+    assert (family.task.value, family.readout.value) == ("regression", "last_v")
 
 
 def test_data_model_and_nir_export() -> None:
@@ -42,7 +42,8 @@ def test_data_model_and_nir_export() -> None:
 @pytest.mark.lava
 def test_rat_snn_runs_through_every_stage_bit_exact(tmp_path, capsys) -> None:
     run = str(tmp_path / "run")
-    args = ["--out", run, "--model", "rat-snn", "--epochs", "1", "--trials-per-class", "8", "--no-progress"]
+    args = ["--out", run, "--model", "rat-snn", "--epochs", "1", "--trials-per-class", "4", "--steps", "6",
+            "--no-progress"]
     assert main(["train", *args]) == 0
     assert "trained rat-snn on SYNTHETIC data" in capsys.readouterr().out
     assert main(["export", run]) == 0
@@ -56,7 +57,7 @@ def test_rat_snn_runs_through_every_stage_bit_exact(tmp_path, capsys) -> None:
     assert main(["validate", run, "--samples", "6", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "BIT-EXACT: reference vs lava" in out
-    assert "readout mean_v (regression): reference and lava predictions agree on 6/6 samples" in out
+    assert "readout last_v (regression): reference and lava predictions agree on 6/6 samples" in out
 
 
 def test_recorded_layouts_load_with_their_own_bin_width(tmp_path) -> None:

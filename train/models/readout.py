@@ -30,11 +30,14 @@ class Readout(Enum):
     MEAN_V = "mean_v"
     """Regression: v averaged over steps, divided by the population's quantization scale (integer units per float
     unit), so predictions are in the float model's units."""
+    LAST_V = "last_v"
+    """Regression: v at the last step, divided by the population's quantization scale (a causal decoder's output for
+    the window's last bin; RAT-SNN's readout)."""
 
     @property
     def task(self) -> TaskKind:
         """The task kind this readout produces predictions for."""
-        return TaskKind.REGRESSION if self is Readout.MEAN_V else TaskKind.CLASSIFICATION
+        return TaskKind.REGRESSION if self in (Readout.MEAN_V, Readout.LAST_V) else TaskKind.CLASSIFICATION
 
     def outputs(self, v, scale: float):
         """Per-sample real outputs of v (numpy or torch, (samples, steps, n)) in float units, shape (samples, n).
@@ -42,7 +45,7 @@ class Readout(Enum):
         For classification these are the logits the integer training forward is trained on; their argmax equals
         `predict`'s (a positive scale does not change an argmax).
         """
-        picked = v[:, -1] if self is Readout.ARGMAX_LAST_V else v.mean(axis=1)
+        picked = v[:, -1] if self in (Readout.ARGMAX_LAST_V, Readout.LAST_V) else v.mean(axis=1)
         return picked / scale
 
     def predict(self, v: np.ndarray, scale: float) -> np.ndarray:
@@ -55,6 +58,8 @@ class Readout(Enum):
             return np.argmax(v.sum(axis=1), axis=1).astype(np.int64)
         if self is Readout.ARGMAX_LAST_V:
             return np.argmax(v[:, -1], axis=1).astype(np.int64)
+        if self is Readout.LAST_V:
+            return v[:, -1].astype(np.float64) / scale
         return v.astype(np.float64).mean(axis=1) / scale
 
     def apply(self, record, population: str, scale: float) -> np.ndarray:

@@ -103,6 +103,7 @@ def make_isam_data(cfg: RunConfig) -> TaskData:
         "seed": cfg.seed,
         "time_bin_s": (dataset.times[-1] + 1 / dataset.sfreq - encoder.config.tmin_s) / cfg.num_steps,
     }
+    info["step_seconds"] = info["time_bin_s"]  # one network step = one time bin (the report's real time uses it)
     return TaskData(
         x_train=encode_dataset(encoder, dataset.subset(train_idx)),
         y_train=dataset.labels[train_idx],

@@ -97,14 +97,7 @@ def learning_graph(graph: DeployGraph, n_classes: int) -> DeployGraph:
         rng_seed=0,
         teacher_offset=n_in,
     )
-    return DeployGraph(
-        nodes=nodes,
-        edges=graph.edges,
-        output=graph.output,
-        chip=graph.chip,
-        formats=graph.formats,
-        metadata={**graph.metadata, "plastic_memory": LEARNING_RULE},
-    )
+    return dataclasses.replace(graph, nodes=nodes, metadata={**graph.metadata, "plastic_memory": LEARNING_RULE})
 
 
 @dataclass(frozen=True)
@@ -146,14 +139,7 @@ def with_readout(graph: DeployGraph, mantissas: np.ndarray) -> DeployGraph:
     """The deploy graph with the readout synapse's weights replaced."""
     synapse = readout_synapse(graph)
     nodes = {**graph.nodes, synapse.name: dataclasses.replace(synapse, weights=mantissas)}
-    return DeployGraph(
-        nodes=nodes,
-        edges=graph.edges,
-        output=graph.output,
-        chip=graph.chip,
-        formats=graph.formats,
-        metadata={**graph.metadata, "adapted_readout": True},
-    )
+    return dataclasses.replace(graph, nodes=nodes, metadata={**graph.metadata, "adapted_readout": True})
 
 
 def _run(graph: DeployGraph, x: np.ndarray, backend: str, progress: bool):

@@ -8,7 +8,9 @@ Protocols (docs/isam-mtl.md):
   paper's multi-task protocol: the encoder saw the subject's training trials).
 * loso: for each training subject, the encoder is retrained (stage 1, the run's epochs and seed) on the other
   training subjects only, then the left-out subject is adapted from K shots per class as in few-shot.
-Models: float, quantized reference and Lava (`deploy.chip_adapt`), and CSP+LDA on the same trials (K >= 2).
+Models: float, quantized reference and Lava (`deploy.chip_adapt`), CSP+LDA on the same trials (K >= 2), and in
+few-shot and loso braindecode's EEGNet, cross-subject and fine-tuned on the K shots (`baselines.EEGNetBaseline`).
+`--streaming` runs the deployed network over continuous recordings instead (`streaming.py`).
 Each row: accuracy, Wilson 95% CI, one-sided binomial p against chance; per model and K the mean and sd over
 subjects. Writes evaluation.json and PNG plots (`plots.py`) atomically; results on synthetic data say SYNTHETIC.
 """
@@ -25,10 +27,25 @@ import numpy as np
 from spikeport.errors import InputDataError
 from spikeport.files import write_json
 
-__all__ = ["EVALUATION_FILE", "evaluate_run"]
+__all__ = ["EVALUATION_FILE", "evaluate_run", "merge_evaluation"]
 
 EVALUATION_FILE = "evaluation.json"
 DEFAULT_SHOTS = (1, 2, 5)
+
+
+def merge_evaluation(path: Path, update: dict) -> Path:
+    """Write `update` into evaluation.json atomically: a protocol result replaces the file but keeps its "streaming"
+    entry; a {"streaming": ...} update replaces only that entry."""
+    import json
+
+    try:
+        existing = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        existing = {}
+    if set(update) == {"streaming"}:
+        return write_json(path, {**existing, **update})
+    kept = {"streaming": existing["streaming"]} if isinstance(existing, dict) and "streaming" in existing else {}
+    return write_json(path, {**update, **kept})
 
 
 class _Raw:
@@ -52,6 +69,7 @@ class _Raw:
 
             train = reload_dataset(info, data_path)
             x_train = train.data
+        self.sfreq = float(train.sfreq)
         train_idx, test_idx = split_trials(train, test_fraction=float(info.get("test_fraction", 0.25)), seed=seed)
         self.by_subject: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for s in run.heldout_subjects if run.synthetic else ():
@@ -62,8 +80,9 @@ class _Raw:
             self.by_subject[s] = (x_train[order], train.labels[order])
 
 
-def _adapt_rows(run, model, graph, subject, x, y, shots, seed, backends, raw, progress) -> list[dict]:
-    """One row per (K, model) for a subject adapted from K shots per class."""
+def _adapt_rows(run, model, graph, subject, x, y, shots, seed, backends, raw, progress, eegnet=None) -> list[dict]:
+    """One row per (K, model) for a subject adapted from K shots per class; `eegnet`: (EEGNetBaseline, the
+    subjects its cross-subject model trains on) or None."""
     from spikeport.train.models.isam.baselines import csp_lda
     from spikeport.train.models.isam.deploy import few_shot_split
     from spikeport.train.models.isam.stats import accuracy_row
@@ -85,6 +104,11 @@ def _adapt_rows(run, model, graph, subject, x, y, shots, seed, backends, raw, pr
                         **accuracy_row(pred, yr[test_idx], run.n_classes),
                     }
                 )
+            if eegnet is not None:
+                predictions, seconds = eegnet[0].predict(subject, eegnet[1], shot_idx, test_idx)
+                for name, pred in predictions.items():
+                    row = {"subject": subject, "shots": k, "model": name, "seconds": seconds}
+                    rows.append({**row, **accuracy_row(pred, yr[test_idx], run.n_classes)})
     return rows
 
 
@@ -167,19 +191,25 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     if protocol not in ("few-shot", "within", "loso"):
         raise InputDataError(f"--protocol {protocol}: isam-mtl evaluates few-shot, within or loso")
     if options.get("streaming"):
-        raise InputDataError("--streaming: isam-mtl does not evaluate continuous recordings yet; omit --streaming")
+        from spikeport.train.models.isam.streaming import evaluate_streaming
+
+        return evaluate_streaming(run, options, progress)
     shots = tuple(int(k) for k in (options.get("shots") or DEFAULT_SHOTS))
     backends = tuple(options.get("backends") or ("float", "reference", "lava"))
     seed = int(options.get("seed") or 0)
     if protocol == "few-shot" and not run.heldout_subjects:
         raise InputDataError("--protocol few-shot: the run holds no held-out subject (recorded data); use loso")
     raw = _Raw(run, options.get("data_path"))
+    from spikeport.train.models.isam.baselines import EEGNetBaseline
+
+    net = EEGNetBaseline(raw.by_subject, raw.sfreq, run.n_classes, seed)
     graph = run.deploy_graph() if set(backends) - {"float"} and protocol != "loso" else None
     rows: list[dict] = []
     if protocol == "few-shot":
         for subject in run.heldout_subjects:
             x, y = run.trials(subject)
-            rows += _adapt_rows(run, run.model, graph, subject, x, y, shots, seed, backends, raw, progress)
+            eegnet = (net, tuple(run.training_subjects))
+            rows += _adapt_rows(run, run.model, graph, subject, x, y, shots, seed, backends, raw, progress, eegnet)
     elif protocol == "within":
         from spikeport.train.models.isam.baselines import csp_lda
         from spikeport.train.models.isam.stats import accuracy_row
@@ -205,7 +235,8 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
         for subject in run.training_subjects:
             model, fold_graph = _fold_model(run, subject, progress)
             x, y = run.trials(subject)
-            rows += _adapt_rows(run, model, fold_graph, subject, x, y, shots, seed, backends, raw, progress)
+            eegnet = (net, tuple(s for s in run.training_subjects if s != subject))
+            rows += _adapt_rows(run, model, fold_graph, subject, x, y, shots, seed, backends, raw, progress, eegnet)
     summaries = _summaries(rows)
     result = {
         "data": run.label,
@@ -218,16 +249,16 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
         "mean_over_subjects": summaries,
     }
     plots = write_plots(Path(run_dir), run, rows, protocol)
-    path = write_json(Path(run_dir) / EVALUATION_FILE, {**result, "plots": plots})
+    path = merge_evaluation(Path(run_dir) / EVALUATION_FILE, {**result, "plots": plots})
     lines = [f"isam-mtl {protocol} evaluation on {run.label} data (chance {result['chance']:.2f}):"]
     for r in rows:
         lines.append(
-            f"  subject {r['subject']:>3} K={r['shots']!s:<3} {r['model']:<9} {r['accuracy']:.3f} "
+            f"  subject {r['subject']:>3} K={r['shots']!s:<3} {r['model']:<20} {r['accuracy']:.3f} "
             f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] p={r['p_vs_chance']:.2g} (n={r['n']})"
         )
     for s in summaries:
         lines.append(
-            f"  mean K={s['shots']!s:<3} {s['model']:<9} {s['mean']:.3f} sd {s['sd']:.3f} ({s['n_subjects']} subjects)"
+            f"  mean K={s['shots']!s:<3} {s['model']:<20} {s['mean']:.3f} sd {s['sd']:.3f} ({s['n_subjects']} subjects)"
         )
     lines.append(f"wrote {path} and {len(plots)} plots")
     return {**result, "rows": rows, "summary": lines}

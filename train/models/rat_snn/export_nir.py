@@ -54,7 +54,7 @@ def rat_snn_to_nir(model, info: Mapping[str, Any]) -> nir.NIRGraph:
     skip = [("encoder", "fc_skip"), ("fc_skip", "fc_skip_delay"), ("fc_skip_delay", "readout")]
     facts = {
         "format": EXPORT_FORMAT,
-        "readout": "mean_v",
+        "readout": "last_v",
         "model": "rat-snn",
         "output_names": list(info.get("output_names", ())),
     }
