@@ -165,10 +165,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from spikeport.pipeline import REPORT_FILE, stage_report
 
-    proxy = getattr(args, "energy_proxy", None)
-    report = stage_report(Path(args.run_dir), chip=args.chip, strict=args.strict, energy_proxy=proxy)
+    report = stage_report(Path(args.run_dir), chip=args.chip, strict=args.strict, energy_proxy=args.energy_proxy)
     print("\n".join([*report["summary"], f"report: {Path(args.run_dir) / REPORT_FILE}"]))
-    if getattr(args, "format", "json") != "json":
+    if args.format != "json":
         from spikeport.report_render import render_report
 
         print(f"{args.format}: " + ", ".join(str(p) for p in render_report(Path(args.run_dir), report, args.format)))
