@@ -192,7 +192,8 @@ def stage_quantize(
     family = get_family(model_family_name(run_dir, manifest))
     info = data_info(data)
     net = parse_nir(read_nir(require(run_dir, NIR_FILE, manifest)))
-    names = {key: info[key] for key in ("class_names", "output_names") if key in info}
+    # class/output names and the recording's time bin per step (real-time latency and power in the report)
+    names = {key: info[key] for key in ("class_names", "output_names", "step_seconds") if key in info}
     graph, report = quantize(
         net,
         calibration_inputs=data["x_train"],

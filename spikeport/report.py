@@ -8,7 +8,7 @@ model family reads its output: accuracy (and chance) for classification, R² and
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +121,6 @@ def build_report(
         require(run_dir, name, manifest)
     graph = load_deploy_graph(run_dir / DEPLOY_FILE)
     data = load_data(run_dir, manifest)
-    step = data_info(data).get("step_seconds")
-    if step and not graph.metadata.get("step_seconds"):  # the data's time bin per step sets real-time latency/power
-        graph = replace(graph, metadata={**graph.metadata, "step_seconds": float(step)})
     y_test = data["y_test"]
     ref = _record(run_dir, "reference", len(y_test), graph, manifest)
     lava = _record(run_dir, "lava", len(y_test), graph, manifest)
