@@ -94,4 +94,33 @@ def read_npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
         raise CorruptFileError(f"{what} {str(path)!r} is damaged or not a {what} (.npz): {exc}") from exc
 
 
-__all__ = ["atomic_write", "read_npz", "write_json"]
+def read_array(path: str | Path, option: str) -> np.ndarray:
+    """The array of a user's `.npy` file (no pickles), or one `CorruptFileError` naming the file and the option.
+
+    Shared by every command option that takes the user's own arrays (`--inputs`, `--labels`, `--calibration`), so
+    they all fail the same way. Shape and values are checked by the caller (`spikeport.checks`).
+
+    Args:
+        path: the `.npy` file (an `.npz` with exactly one array is accepted too).
+        option: the command-line option or argument that named the file, for the message (e.g. "--inputs").
+    """
+    path = Path(path)
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise CorruptFileError(f"{option} {str(path)!r} {problem}; give a .npy file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                if len(loaded.files) != 1:
+                    raise CorruptFileError(
+                        f"{option} {str(path)!r} holds {len(loaded.files)} arrays ({', '.join(loaded.files)}); "
+                        "give a .npy file or an .npz with one array"
+                    )
+                return loaded[loaded.files[0]]
+        return loaded
+    except _DAMAGED as exc:
+        raise CorruptFileError(f"{option} {str(path)!r} is damaged or not a NumPy array file (.npy): {exc}") from exc
+
+
+__all__ = ["atomic_write", "read_array", "read_npz", "write_json"]
