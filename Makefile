@@ -1,5 +1,5 @@
 # spikeport set-up. `make demo` and `make test` install the pinned stack into .venv on first use.
-# The install order and flags follow ../shared/docs/environment.md; versions are pinned in requirements/constraints.txt.
+# The install order and flags are explained in docs/install.md; versions are pinned in requirements/constraints.txt.
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +8,7 @@ PINS := -c requirements/constraints.txt
 STAMP := $(VENV)/.spikeport-installed
 OUT ?= runs/demo
 
-.PHONY: install demo test test-slow test-all lint clean help
+.PHONY: install demo test test-slow test-all lint docs clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -37,6 +37,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	$(PIP) install -q $(PINS) --no-deps braindecode==0.8.1; \
 	$(PIP) install -q $(PINS) --no-deps neurobench==2.3.0; \
 	$(PIP) install -q $(PINS) --no-deps --ignore-requires-python lava-dl==0.6.0; \
+	echo "[install] documentation site (mkdocs-material, mkdocstrings, jupytext for the tutorials)"; \
+	$(PIP) install -q $(PINS) mkdocs-material "mkdocstrings[python]" jupytext; \
 	echo "[install] spikeport (editable)"; \
 	$(PIP) install -q --no-deps --no-build-isolation -e .; \
 	touch $(STAMP); \
@@ -57,5 +59,8 @@ test-all: install  ## run every test, slow end-to-end sweeps included
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
+docs: install  ## build the documentation site into site/ (mkdocs --strict: any warning fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:  ## remove the virtual environment and build outputs
-	rm -rf $(VENV) build dist *.egg-info runs
+	rm -rf $(VENV) build dist *.egg-info runs site

@@ -49,6 +49,8 @@ def run(out: Path, windows: int, minutes: float, epochs: int | None) -> dict:
     facts["adapt_finetune_s"] = adaptation["timings_s"]["finetune_s"]
     facts["adapt_ridge_s"] = adaptation["timings_s"]["ridge_s"]
     facts["adapt_r2"] = {k: v["r2_mean"] for k, v in adaptation["results"].items()}
+    facts["adapt_snn_at_least_ridge"] = adaptation["snn_at_least_ridge"]
+    facts["adapt_lava_equals_reference"] = adaptation["reference_vs_lava"]["predictions_equal"]
 
     data = read_npz(out / "data.npz", "data file")
     info = json.loads(str(data["info"]))

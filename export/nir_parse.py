@@ -21,6 +21,7 @@ from spikeport.export.nir_io import graph_dt
 from spikeport.export.nir_lowering import CHAIN_NODES, lower_chain
 from spikeport.export.nir_neurons import NEURON_NODES, TAU_CONVENTIONS, neuron_shape, read_population
 from spikeport.export.nir_node_maps import shape_of
+from spikeport.export.nir_origin import DT_HINTS, RESETS, guess_exporter, neuron_nodes
 from spikeport.export.nir_subgraphs import inline_subgraphs
 
 __all__ = ["SUPPORTED", "parse_nir"]
@@ -48,7 +49,9 @@ def _scalar_node_size(graph: nir.NIRGraph, name: str) -> int | None:
             return None
 
 
-def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: str = "seconds") -> ParsedNetwork:
+def parse_nir(
+    graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: str = "seconds", reset: str | None = None
+) -> ParsedNetwork:
     """Validate a NIR graph and read it into a `ParsedNetwork`.
 
     Nested NIRGraph nodes are inlined first (`spikeport.export.nir_subgraphs`). Neuron nodes (CubaLIF, CubaLI, LIF,
@@ -62,26 +65,43 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: s
         graph: the NIR graph.
         dt: simulation step in seconds; defaults to the graph's recorded `dt`.
         tau_convention: "seconds" (NIR) or "norse" (time constants as norse <= 1.1's `to_nir` writes them).
+        reset: what a spike does to v, which NIR cannot record (`spikeport.export.nir_origin`): None, what the
+            file says (v_reset; a `SpikeportWarning` if the graph looks like a framework whose default reset
+            subtracts the threshold), "zero" (the same, stated by the caller, no warning), or "subtract", refused:
+            the chip resets to zero.
 
     Raises:
         UnsupportedNodeError: a node type spikeport cannot map (the message lists the supported ones), or linear
-            nodes that branch, merge, loop, or do not lead from the input or a neuron node to a neuron node.
-        IRValidationError: missing dt, dangling edges, shape mismatches, NaN/inf parameters, delays that are not
-            whole steps or differ between the paths of one source-target pair, a chain too large to unroll
-            (`MAX_SYNAPSE_ENTRIES`).
+            nodes that branch, merge, loop, or do not lead from the input or a neuron node to a neuron node;
+            `reset="subtract"` for a graph with spiking neurons.
+        IRValidationError: missing dt (the message names the step the exporter assumed), dangling edges, shape
+            mismatches, NaN/inf parameters, delays that are not whole steps or differ between the paths of one
+            source-target pair, a chain too large to unroll (`MAX_SYNAPSE_ENTRIES`).
     """
     if tau_convention not in TAU_CONVENTIONS:
         raise IRValidationError(f"tau_convention must be one of {TAU_CONVENTIONS}, got {tau_convention!r}")
+    if reset is not None and reset not in RESETS:
+        raise IRValidationError(f"reset must be one of {RESETS} (CLI: --reset), got {reset!r}")
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise IRValidationError(f"dt must be a positive, finite step in seconds, got {dt} (CLI: --dt)")
-    recorded = graph_dt(graph) if dt is None else None
+    try:
+        recorded = graph_dt(graph)
+    except IRValidationError:
+        if dt is None:
+            raise
+        recorded = float("nan")  # recorded but unreadable, and overridden by the caller's dt
+    exporter = guess_exporter(graph) if recorded is None and tau_convention == "seconds" else None
     if dt is None and recorded is None:
-        raise IRValidationError("the NIR graph records no 'dt' in its metadata; give the step in seconds (CLI: --dt)")
+        hint = exporter.dt_hint() if exporter is not None else f"the exporters that record none: {DT_HINTS}"
+        raise IRValidationError(
+            f"the NIR graph records no 'dt' in its metadata; give the step in seconds (CLI: --dt); {hint}"
+        )
     if dt is None and not (np.isfinite(recorded) and recorded > 0):
         raise IRValidationError(
             f"the NIR graph records dt={recorded}, not a positive step in seconds; give the right one (CLI: --dt, "
             "which overrides it)"
         )
+    _check_reset(graph, reset, exporter)
     dt = dt if dt is not None else recorded
     graph = inline_subgraphs(graph)
     for src, dst in graph.edges:
@@ -130,6 +150,26 @@ def parse_nir(graph: nir.NIRGraph, *, dt: float | None = None, tau_convention: s
     if len(output_sources) != 1 or output_sources[0] not in populations:
         raise UnsupportedNodeError(f"the Output node must be fed by exactly one neuron node, got {output_sources}")
     return ParsedNetwork(input_name, input_size, populations, synapses, output_sources[0], float(dt))
+
+
+def _check_reset(graph: nir.NIRGraph, reset: str | None, exporter) -> None:
+    """Refuse a subtractive reset (the chip cannot run it); warn when the file cannot say which reset was meant."""
+    spiking = any(isinstance(node, nir.CubaLIF | nir.LIF | nir.IF) for node in neuron_nodes(graph))
+    if reset == "subtract" and spiking:
+        raise UnsupportedNodeError(
+            "--reset subtract: the chip sets v to 0 at a spike (Loihi's CUBA LIF neuron, Lava's LIF process, "
+            "spikeport's LIFInt) and cannot subtract the threshold; retrain the model with reset to zero "
+            "(snnTorch: reset_mechanism='zero'; sinabs: reset_fn=MembraneReset()) and import it with --reset zero"
+        )
+    if reset is None and exporter is not None:
+        warnings.warn(
+            f"NIR graph: it looks like {exporter.name} ({exporter.evidence}), whose neurons subtract the threshold "
+            f"at a spike by default ({exporter.default_reset}); NIR cannot record the reset, so it is read as reset "
+            f"to zero, which is what the chip does. A model trained with subtraction spikes differently here: "
+            f"retrain it with {exporter.zero_reset}, and pass --reset zero (load_nir(reset='zero')) to confirm",
+            SpikeportWarning,
+            stacklevel=3,
+        )
 
 
 def _delay_loops(input_name: str, synapses: list[Synapse]) -> list[Synapse]:

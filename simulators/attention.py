@@ -92,7 +92,12 @@ def attention_trace(
     With a `tally` (whose counts hold the node's name), the u wraps, v saturations and channel wraps of the Q, K,
     V neurons are counted under the node's name.
     """
-    x = torch.as_tensor(np.asarray(source_spikes) if not torch.is_tensor(source_spikes) else source_spikes)
+    # np.require copies only a read-only array (torch warns on those: its tensors are writable)
+    x = (
+        source_spikes
+        if torch.is_tensor(source_spikes)
+        else torch.as_tensor(np.require(source_spikes, requirements="W"))
+    )
     n, dim, d = node.n_tokens, node.n_features, node.delay
     if x.ndim != 3 or x.shape[2] != n * dim:
         raise IRValidationError(

@@ -91,6 +91,9 @@ class Comparison:
             scope = f"counted by {counted_by} only; {other} differs and does not count"
         return f"saturation ({scope}): {sat.describe(self.saturation)}"
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         """One human-readable paragraph: verdict, counts, and the first mismatch if any."""
         verdict = "BIT-EXACT" if self.bit_exact else "MISMATCH"

@@ -5,8 +5,8 @@ largest intermediate here is a 32-bit state times a 13-bit decay factor (< 2**45
 it lets the same code run batched matrix products through BLAS and carry straight-through gradients when used
 as a quantization-aware training forward (floor/trunc/wrap pass gradients through unchanged).
 
-The semantics are those of lava-nc 0.10.0's `PyLifModelBitAcc` and `PyDenseModelBitAcc`, measured in
-../shared/docs/loihi-fixed-point.md and restated in docs/fixed-point.md, including Lava's int32 channel
+The semantics are those of lava-nc 0.10.0's `PyLifModelBitAcc` and `PyDenseModelBitAcc`, measured against
+Lava and written down in docs/fixed-point.md, including Lava's int32 channel
 wrap-around and its single (non-modulo) 24-bit correction of `u`. Widths, shifts and overflow policies come
 from a `NumberFormats` (`spikeport.ir.formats`; default: the Loihi formats), passed to each function.
 """
@@ -44,6 +44,8 @@ def bound(x: torch.Tensor, bits: int, policy: Overflow) -> torch.Tensor:
     On a tensor without gradients whose values the policy leaves alone, `x` itself is returned (one pass over
     it instead of several), so `bound(x, ...) is x` tells a caller that nothing overflowed.
     """
+    if not x.is_floating_point():
+        return _bound_integer(x, bits, policy)
     half = float(2 ** (bits - 1))
     if not x.requires_grad and x.numel():
         low, high = torch.aminmax(x)
@@ -60,6 +62,16 @@ def bound(x: torch.Tensor, bits: int, policy: Overflow) -> torch.Tensor:
     if policy is Overflow.WRAP_ONCE:
         return torch.where(x > half, x - 2 * half, torch.where(x <= -half, x + 2 * half, x))
     return _straight_through(x, x - 2 * half * torch.floor((x + half) / (2 * half)))
+
+
+def _bound_integer(x: torch.Tensor, bits: int, policy: Overflow) -> torch.Tensor:
+    """`bound` of an integer tensor, in integer arithmetic (exact for int64 sums beyond 2**53)."""
+    half = 2 ** (bits - 1)
+    if policy is Overflow.SATURATE:
+        return torch.clamp(x, -(half - 1), half - 1)
+    if policy is Overflow.WRAP_ONCE:
+        return torch.where(x > half, x - 2 * half, torch.where(x <= -half, x + 2 * half, x))
+    return torch.remainder(x + half, 2 * half) - half
 
 
 def bound_counted(x: torch.Tensor, bits: int, policy: Overflow) -> tuple[torch.Tensor, torch.Tensor | int]:
@@ -93,6 +105,12 @@ def decay(x: torch.Tensor, keep: int, formats: NumberFormats = LOIHI_FORMATS) ->
     return trunc_(x * float(keep) / float(formats.decay_unity))
 
 
+def decay_keeps(du: int, dv: int, formats: NumberFormats = LOIHI_FORMATS) -> tuple[int, int]:
+    """The factors (out of `decay_unity`) that u and v keep per step: unity - (du + 1) and unity - dv (Lava adds
+    1 to du)."""
+    return formats.decay_unity - (int(du) + 1), formats.decay_unity - int(dv)
+
+
 def effective_bias(bias_mant: np.ndarray, bias_exp: int, formats: NumberFormats = LOIHI_FORMATS) -> torch.Tensor:
     """`bias_mant << bias_exp` (or `>> -bias_exp`) in Lava's int32 arithmetic."""
     bias = torch.tensor(np.asarray(bias_mant, dtype=np.int64), dtype=torch.float64)
@@ -115,7 +133,7 @@ class LIFUpdate(NamedTuple):
 def _lif(u, v, a_in, du: int, dv: int, bias, formats: NumberFormats, count: bool) -> LIFUpdate:
     """The one LIF update; counts overflows only if `count` (otherwise every count is 0 and nothing is compared)."""
     f = formats
-    unity, word, policy = f.decay_unity, f.channel_bits, f.channel_overflow
+    word, policy = f.channel_bits, f.channel_overflow
     channel: torch.Tensor | int = 0
 
     def in_word(x: torch.Tensor) -> torch.Tensor:
@@ -126,9 +144,10 @@ def _lif(u, v, a_in, du: int, dv: int, bias, formats: NumberFormats, count: bool
         channel = channel + n
         return y
 
-    u = in_word(in_word(decay(u, unity - (du + 1), f)) + in_word(a_in * float(2**f.act_shift)))
+    keep_u, keep_v = decay_keeps(du, dv, f)
+    u = in_word(in_word(decay(u, keep_u, f)) + in_word(a_in * float(2**f.act_shift)))
     u, u_over = bound_counted(u, f.u_bits, f.u_overflow) if count else (bound(u, f.u_bits, f.u_overflow), 0)
-    v = in_word(in_word(decay(v, unity - dv, f)) + u + bias)
+    v = in_word(in_word(decay(v, keep_v, f)) + u + bias)
     v, v_over = bound_counted(v, f.v_bits, f.v_overflow) if count else (bound(v, f.v_bits, f.v_overflow), 0)
     return LIFUpdate(u, v, u_over, v_over, channel)
 
@@ -215,13 +234,15 @@ def _sum_of_wrapped_products(
     """
     largest = float(spikes.abs().max()) * float(weights_t.abs().max()) if spikes.numel() and weights_t.numel() else 0.0
     if largest < 2.0 ** (formats.channel_bits - 1):  # no product can wrap: one exact matrix product
-        return spikes @ weights_t, 0
+        return _matmul(spikes, weights_t).to(spikes.dtype), 0
     flat = spikes.reshape(-1, spikes.shape[-1])
+    if largest >= FLOAT64_EXACT:  # products beyond float64's integers: wrap them in int64 arithmetic
+        flat, weights_t = flat.to(torch.int64), weights_t.to(torch.int64)
     rows = max(1, 2**22 // max(1, weights_t.numel()))  # bound the (rows, n_in, n_out) temporary
     sums, wrapped = [], 0
     for chunk in flat.split(rows):
         products, n = bound_counted(chunk[:, :, None] * weights_t, formats.channel_bits, formats.channel_overflow)
-        sums.append(products.sum(dim=1))
+        sums.append(products.sum(dim=1).to(torch.float64))  # wrapped products: their sum stays below 2**53
         wrapped = wrapped + n
     return torch.cat(sums).reshape(*spikes.shape[:-1], weights_t.shape[1]), wrapped
 
@@ -266,6 +287,8 @@ def dense_accumulate_counted(
             sums, wrapped = _sum_of_wrapped_products(spikes, weights_t, formats)
             return shift(sums, weight_exp), wrapped
         sums, wrapped = bound_counted(_matmul(spikes, weights_t), formats.channel_bits, formats.channel_overflow)
+        if not sums.is_floating_point():  # int64 sums (beyond 2**53), now inside the channel: exact as float64
+            sums = sums.to(torch.float64)
         return shift(sums, weight_exp), wrapped
     if spikes.requires_grad:  # QAT passes 0/1 spikes
         return shift(spikes @ weights_t, weight_exp), 0
@@ -279,7 +302,8 @@ def dense_accumulate_counted(
     return shift(active.to(weights_t.dtype) @ weights_t, weight_exp), 0
 
 
-FLOAT32_EXACT = 2.0**24  # float32 holds every integer of magnitude <= 2**24
+FLOAT32_EXACT = 2.0**24  # float32 holds every integer of magnitude <= 2**24 (24-bit significand)
+FLOAT64_EXACT = 2.0**53  # and float64 every one <= 2**53
 
 
 def _matmul(x: torch.Tensor, weights_t: torch.Tensor) -> torch.Tensor:
@@ -291,6 +315,8 @@ def _matmul(x: torch.Tensor, weights_t: torch.Tensor) -> torch.Tensor:
     if x.requires_grad or weights_t.requires_grad or not x.numel() or not weights_t.numel():
         return x @ weights_t
     peak = float(x.abs().max()) * float(weights_t.abs().sum(dim=0).max())
+    if peak >= FLOAT64_EXACT:  # int64: exact modulo 2**64, so modulo the 2**32 an int32 channel keeps
+        return x.to(torch.int64) @ weights_t.to(torch.int64)
     if peak >= FLOAT32_EXACT:
         return x @ weights_t
     return (x.to(torch.float32) @ weights_t.to(torch.float32)).to(torch.float64)

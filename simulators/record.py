@@ -23,20 +23,33 @@ class PopulationTrace:
 
     spikes: np.ndarray
     """int8: 1 (or -1 for TernaryLIF) where the neuron spiked at that step."""
-    u: np.ndarray
-    """int64: synaptic current after the step."""
-    v: np.ndarray
-    """int64: membrane voltage after the step (after reset)."""
+    u: np.ndarray | None
+    """int64: synaptic current after the step; None if the run did not record it (`run_reference(states=...)`)."""
+    v: np.ndarray | None
+    """int64: membrane voltage after the step (after reset); None if the run did not record it."""
 
     def __post_init__(self) -> None:
         for name in RECORDED_VARS:
+            if name != "spikes" and getattr(self, name) is None:
+                continue
             array = np.asarray(getattr(self, name), dtype=np.int8 if name == "spikes" else np.int64)
             array.setflags(write=False)
             object.__setattr__(self, name, array)
 
+    @property
+    def has_states(self) -> bool:
+        """True if u and v were recorded."""
+        return self.u is not None and self.v is not None
+
     def var(self, name: str) -> np.ndarray:
-        """A recorded variable by name ('spikes', 'u' or 'v')."""
-        return getattr(self, name)
+        """A recorded variable by name ('spikes', 'u' or 'v'); ValueError if the run did not record it."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(
+                f"{name} was not recorded for this population: run the reference with states=True (or name the "
+                "population in states=...) to record u and v"
+            )
+        return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +65,10 @@ class RunRecord:
     """Plastic connection name -> its learned weights after every epoch, int64 (epochs, n_out, n_in); empty for
     graphs that do not learn (`spikeport.simulators.learning`)."""
     wall_time_s: float = field(default=0.0, compare=False)
+    precision: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Connection name -> the dtype its synaptic sums were computed in ("float32", "float64" or "int64"), each
+    chosen so that every partial sum is exact (`spikeport.simulators.accumulate`); empty for backends that do not
+    state it (Lava: int32/int64 numpy)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", MappingProxyType(dict(self.populations)))
@@ -59,6 +76,9 @@ class RunRecord:
         object.__setattr__(self, "weights", MappingProxyType(learned))
         counts = {str(name): MappingProxyType(_counts(name, v)) for name, v in dict(self.saturation).items()}
         object.__setattr__(self, "saturation", MappingProxyType(counts))
+        object.__setattr__(
+            self, "precision", MappingProxyType({str(k): str(v) for k, v in dict(self.precision).items()})
+        )
 
     @property
     def num_samples(self) -> int:
@@ -94,7 +114,12 @@ def _counts(name: object, variables: object) -> dict[str, int]:
 
 def save_record(record: RunRecord, path) -> None:
     """Write a run record to a `.npz` file (one array per population and variable), atomically."""
-    arrays = {f"{pop}/{var}": trace.var(var) for pop, trace in record.populations.items() for var in RECORDED_VARS}
+    arrays = {
+        f"{pop}/{var}": getattr(trace, var)
+        for pop, trace in record.populations.items()
+        for var in RECORDED_VARS
+        if getattr(trace, var) is not None  # a population recorded without u and v stores spikes only
+    }
     arrays |= {f"{_WEIGHTS}/{name}": w for name, w in record.weights.items()}
 
     def fill(tmp: Path) -> None:
@@ -113,17 +138,22 @@ def save_record(record: RunRecord, path) -> None:
 def load_record(path) -> RunRecord:
     """Read a run record written by `save_record`; a damaged or foreign file raises `CorruptFileError`."""
     data = read_npz(path, "run record")
+
+    def has(name: str) -> bool:  # u and v are both stored or both left out (`states`)
+        return f"{name}/u" in data or f"{name}/v" in data
+
     try:
         order = [str(name) for name in data["__order__"]]
         backend = str(data["__backend__"])
-        arrays = {f"{name}/{var}": data[f"{name}/{var}"] for name in order for var in RECORDED_VARS}
+        arrays = {f"{name}/{var}": data[f"{name}/{var}"] for name in order for var in RECORDED_VARS[:1]}
+        arrays |= {f"{name}/{var}": data[f"{name}/{var}"] for name in order for var in RECORDED_VARS[1:] if has(name)}
     except KeyError as exc:
         raise CorruptFileError(f"run record {str(path)!r} lacks the array {exc}; was it written by spikeport?") from exc
     shapes = {key: array.shape for key, array in arrays.items()}
     if not order:
         raise CorruptFileError(f"run record {str(path)!r} holds no populations")
     for name in order:
-        own = {shapes[f"{name}/{var}"] for var in RECORDED_VARS}
+        own = {shapes[key] for var in RECORDED_VARS if (key := f"{name}/{var}") in shapes}
         if len(own) != 1 or len(next(iter(own))) != 3:
             raise CorruptFileError(
                 f"run record {str(path)!r}: population {name!r} has spikes/u/v of shapes {sorted(own)}, expected one "
@@ -131,7 +161,7 @@ def load_record(path) -> RunRecord:
             )
     if len({shapes[f"{name}/spikes"][:2] for name in order}) != 1:
         raise CorruptFileError(f"run record {str(path)!r}: populations disagree on (samples, steps)")
-    pops = {name: PopulationTrace(**{var: arrays[f"{name}/{var}"] for var in RECORDED_VARS}) for name in order}
+    pops = {name: PopulationTrace(**{var: arrays.get(f"{name}/{var}") for var in RECORDED_VARS}) for name in order}
     learned = {key[len(_WEIGHTS) + 1 :]: data[key] for key in data if key.startswith(f"{_WEIGHTS}/")}
     if any(w.ndim != 3 for w in learned.values()):
         raise CorruptFileError(f"run record {str(path)!r}: learned weights must have shape (epochs, n_out, n_in)")

@@ -2,15 +2,17 @@
 
 Timing follows Lava: the input of sample step k (0-based) is emitted at step k; every synapse delivers what it
 received at step k at step k + 1 + delay. Feed-forward graphs are run population by population, with each
-synapse's matrix product taken over all samples and steps at once; graphs with recurrence run step by step.
-Both paths call the same kernels in `spikeport.simulators.kernels`, with the graph's number formats, and count
-every value those formats saturate, wrap or clip (`spikeport.simulators.saturation`, `RunRecord.saturation`).
+synapse's matrix product taken over all samples and steps at once (by default through the fast, integer path of
+`spikeport.simulators.feedforward`); graphs with recurrence run step by step (`spikeport.simulators.stepwise`).
+Every path uses the kernels of `spikeport.simulators.kernels` with the graph's number formats, and counts every
+value those formats saturate, wrap or clip (`spikeport.simulators.saturation`, `RunRecord.saturation`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,7 +22,8 @@ from spikeport.ir import DenseInt, DeployGraph, LIFInt, LIFResetInt, SpikeInput,
 from spikeport.ir.formats import LOIHI_FORMATS, NumberFormats
 from spikeport.ir.graph import warn_clipped_weights
 from spikeport.ir.kinds import KindTable
-from spikeport.simulators import attention, decay_split, kernels, learning, saturation, timing
+from spikeport.simulators import accumulate, attention, decay_split, feedforward, kernels, learning, saturation, timing
+from spikeport.simulators import stepwise as stepwise_order
 from spikeport.simulators.graph_cycles import has_cycle  # re-exported: qat and attention use it here
 from spikeport.simulators.record import PopulationTrace, RunRecord
 from spikeport.simulators.saturation import SaturationTally
@@ -266,54 +269,21 @@ def simulate_feedforward(
     return traces
 
 
-def _run_stepwise(graph, synapses, populations, x, tally):
-    attention.refuse_stepwise(synapses)  # spike-driven attention runs over whole spike trains only
-    samples, steps = x.shape[:2]
-    synapses = decay_split.split_sources(synapses, populations)
-    max_delay = max((d for s in synapses for d, _ in s.weights_t_by_delay), default=0)
-    size = {p.pop.name: p.pop.size for p in populations}
-    # buffers[i][:, j] is what synapse i delivers j steps from now (Lava's DelayDense a_buff)
-    buffers = [
-        torch.zeros(samples, max_delay + 2, graph.target_of(d).size, dtype=torch.float64) for d in graph.synapses
-    ]
-    state = {name: (torch.zeros(samples, n, dtype=torch.float64),) * 2 for name, n in size.items()}
-    last_spikes = {name: torch.zeros(samples, n, dtype=torch.float64) for name, n in size.items()}
-    record = {name: ([], [], []) for name in size}
-    # all delay groups of a synapse in one product: W^T of every delay side by side, and where each group lands
-    stacked = [torch.cat([w for _, w in syn.weights_t_by_delay], dim=1) for syn in synapses]
-    slots = [torch.tensor([d for d, _ in syn.weights_t_by_delay]) for syn in synapses]
-    for k in range(steps):
-        a_in = {name: torch.zeros(samples, n, dtype=torch.float64) for name, n in size.items()}
-        for syn, buf in zip(synapses, buffers, strict=True):  # each delivery wraps, then their sum (as layerwise)
-            delivered = _channel(buf[:, 0], syn.formats, tally, syn.name)
-            a_in[syn.target] = _channel(a_in[syn.target] + delivered, syn.formats, tally, syn.target)
-        current = {graph.input.name: x[:, k]}
-        for pop in populations:
-            u, v = state[pop.pop.name]
-            u, v, s = pop.step(u, v, a_in[pop.pop.name], k + 1, tally)
-            state[pop.pop.name] = (u, v)
-            current[pop.pop.name] = s
-            for store, value in zip(record[pop.pop.name], (s, u, v), strict=True):
-                store.append(value)
-        last_spikes = current
-        for i, syn in enumerate(synapses):
-            buf = torch.roll(buffers[i], -1, dims=1)
-            buf[:, -1] = 0
-            # elementwise per output after the product, so stacking the groups changes nothing
-            acc = _accumulate(syn, last_spikes[syn.source], stacked[i], tally)
-            buf.index_add_(1, slots[i], acc.reshape(samples, len(slots[i]), -1))  # a delay may repeat (groups)
-            buffers[i] = buf
-    return {name: tuple(torch.stack(r, dim=1) for r in rec) for name, rec in record.items()}
-
-
 def run_reference(
-    graph: DeployGraph, inputs: np.ndarray, *, stepwise: bool | None = None, strict: bool = False
+    graph: DeployGraph,
+    inputs: np.ndarray,
+    *,
+    stepwise: bool | None = None,
+    strict: bool = False,
+    states: bool | Iterable[str] = True,
+    fast: bool = True,
 ) -> RunRecord:
     """Run `graph` on every sample of `inputs` (samples, steps, n_in) and record spikes, u and v.
 
     Every value the chip's number formats change is counted, per population or connection and variable, into
     `RunRecord.saturation` (see `spikeport.simulators.saturation`): v saturations, u wrap-arounds, int32 channel
     wraps, and weights beyond the chip's mantissa range (which the chip clips; they also raise a SpikeportWarning).
+    `RunRecord.precision` states the dtype each connection's sums were computed in (`simulators/accumulate.py`).
 
     Args:
         graph: the deploy graph.
@@ -321,19 +291,25 @@ def run_reference(
         stepwise: force the step-by-step order (default: only for graphs with recurrence).
         strict: raise `SaturationError` instead of clipping a weight (before running) or after a run in which
             any value saturated or wrapped.
+        states: the populations whose u and v are recorded: True (every one), False (none) or their names; the
+            others record spikes only (their trace's u and v are None), which saves 16 bytes per neuron and step.
+        fast: run feed-forward graphs by `simulators/feedforward.py` (exact integers, event-driven sums, fused
+            update); False runs the float64 path `simulate_feedforward`, which the fast one is tested against.
 
     Returns:
-        A `RunRecord` with backend "reference" and its saturation counts.
+        A `RunRecord` with backend "reference", its saturation counts and its precision plan.
 
     Raises:
-        IRValidationError: the inputs do not fit the graph, or `stepwise=False` for a recurrent graph.
+        IRValidationError: the inputs do not fit the graph, `stepwise=False` for a recurrent graph, or `states`
+            names a population the graph lacks.
         UnsupportedNodeError: the graph holds a node kind with no entry in `KIND_TABLE`.
         SaturationError: `strict` and a weight lies beyond the chip's range or a value saturated or wrapped.
     """
+    keep = _state_populations(graph, states)
     if learning.is_plastic(graph):  # weights change as samples stream: one after another (simulators/learning.py)
-        return learning.run_plastic_reference(graph, inputs, strict=strict)
+        return _keep_states(learning.run_plastic_reference(graph, inputs, strict=strict), keep)
     start = time.perf_counter()
-    x = torch.as_tensor(check_inputs(graph, inputs), dtype=torch.float64)
+    array = check_inputs(graph, inputs)
     synapses = _prepare(graph)
     populations = [population_step(p, graph.formats) for p in graph.populations]
     cyclic = has_cycle(graph)
@@ -344,24 +320,66 @@ def run_reference(
         weights = {name: {saturation.WEIGHTS_CLIPPED: n} for name, n in clipped.items()}
         saturation.check_strict(weights, "the reference run, before it starts")
     warn_clipped_weights(graph, "the reference run", clipped)
+    payload = float(np.abs(array).max(initial=0)) if graph.input.num_message_bits else 1.0
+    plan = accumulate.precision_plan(synapses, {graph.input.name: payload})
     tally = SaturationTally(graph.formats, (p.name for p in graph.populations), clipped)
     with torch.no_grad():
-        if stepwise or cyclic:
-            traces = _run_stepwise(graph, synapses, populations, x, tally)
+        if fast and not (stepwise or cyclic) and feedforward.supports(synapses, populations):
+            traces = feedforward.run_fast(graph.input.name, synapses, populations, array, tally, keep)
         else:
-            traces = simulate_feedforward(graph.input.name, synapses, populations, x, tally=tally)
+            x = torch.as_tensor(array, dtype=torch.float64)
+            if stepwise or cyclic:
+                raw = stepwise_order.run_stepwise(graph, synapses, populations, x, tally)
+            else:
+                raw = simulate_feedforward(graph.input.name, synapses, populations, x, tally=tally)
+            traces = {name: _numpy_trace(trace, name in keep) for name, trace in raw.items()}
     counts = tally.counts(graph.nodes)
     if strict:
-        saturation.check_strict(counts, f"the reference run of {x.shape[0]} samples x {x.shape[1]} steps")
+        saturation.check_strict(counts, f"the reference run of {array.shape[0]} samples x {array.shape[1]} steps")
     pops = {
-        p.name: PopulationTrace(
-            spikes=traces[p.name][0].numpy().astype(np.int8),
-            u=traces[p.name][1].numpy().astype(np.int64),
-            v=traces[p.name][2].numpy().astype(np.int64),
-        )
+        p.name: PopulationTrace(spikes=traces[p.name][0], u=traces[p.name][1], v=traces[p.name][2])
         for p in graph.populations
     }
-    return RunRecord(backend="reference", populations=pops, saturation=counts, wall_time_s=time.perf_counter() - start)
+    return RunRecord(
+        backend="reference",
+        populations=pops,
+        saturation=counts,
+        wall_time_s=time.perf_counter() - start,
+        precision=plan,
+    )
+
+
+def _numpy_trace(trace: tuple[torch.Tensor, torch.Tensor, torch.Tensor], states: bool):
+    """(spikes int8, u int64, v int64) numpy arrays of a float64 trace; u and v None unless `states`."""
+    spikes, u, v = trace
+    if not states:
+        return spikes.numpy().astype(np.int8), None, None
+    return spikes.numpy().astype(np.int8), u.numpy().astype(np.int64), v.numpy().astype(np.int64)
+
+
+def _state_populations(graph: DeployGraph, states: bool | Iterable[str]) -> frozenset[str]:
+    """The populations whose u and v a run records, from `run_reference`'s `states`."""
+    names = [p.name for p in graph.populations]
+    if states is True or states is False:
+        return frozenset(names if states else ())
+    if isinstance(states, str):
+        states = [states]
+    chosen = frozenset(states)
+    unknown = sorted(chosen - set(names))
+    if unknown:
+        raise IRValidationError(f"states names {unknown}, which are not populations of the graph; it has {names}")
+    return chosen
+
+
+def _keep_states(record: RunRecord, keep: frozenset[str]) -> RunRecord:
+    """`record` with u and v left out of every population not in `keep`."""
+    if all(name in keep for name in record.populations):
+        return record
+    pops = {
+        name: trace if name in keep else PopulationTrace(spikes=trace.spikes, u=None, v=None)
+        for name, trace in record.populations.items()
+    }
+    return replace(record, populations=pops)
 
 
 __all__ = [

@@ -7,14 +7,18 @@ line on stderr that names the option, the value and what is allowed, and exit co
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import enum
 import errno
+import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from spikeport.errors import IRValidationError, QuantizationRangeError, UnsupportedNodeError
+from spikeport.errors import IRValidationError, QuantizationRangeError, SpikeportError, UnsupportedNodeError
+from spikeport.ir.formats import DEFAULT_CHIP
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -113,14 +117,91 @@ def os_error_text(exc: OSError | MemoryError, args: argparse.Namespace) -> str:
     return f"{reason}: {where}" + (f"; {fix}" if fix else "")
 
 
-def one_line_warnings(command: str):
-    """A `warnings.showwarning` that prints each warning as one line `spikeport COMMAND: warning: ...`."""
+def one_line_warnings(command: str | None):
+    """A `warnings.showwarning` that prints each warning as one line `spikeport COMMAND: warning: ...` (no Python
+    source line; `spikeport: warning: ...` before a command is known)."""
+    prefix = f"spikeport {command}" if command else "spikeport"
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         text = " ".join(str(message).split())
-        print(f"spikeport {command}: warning: {text}", file=sys.stderr)
+        print(f"{prefix}: warning: {text}", file=sys.stderr)
 
     return show
+
+
+def progress(args: argparse.Namespace) -> bool:
+    """Show progress bars: only on a terminal (never into logs or pipes) and not with --no-progress."""
+    return not getattr(args, "no_progress", True) and stderr_is_terminal()
+
+
+def keep_result(args: argparse.Namespace, data: dict) -> None:
+    """Keep `data` as the command's machine-readable result: `spikeport.cli.main` prints it as one JSON object
+    with --json."""
+    args.result = data
+
+
+def refuse(args: argparse.Namespace, names: tuple[str, ...], why: str) -> None:
+    """Raise SpikeportError naming the first of the options `names` given where it would be ignored."""
+    for name in names:
+        if getattr(args, name, None) not in (None, False):
+            flag = "--" + name.replace("_", "-")
+            raise SpikeportError(f"{flag} {why}; omit {flag}")
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr (where progress bars go) is a terminal: the one place the CLI decides to draw them, so a
+    log file or a pipe never fills with bar redraws."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-encodable form of a result value: dataclasses as dicts, NumPy values as Python ones, paths as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars (NumPy is not imported for --help)
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return str(value)
+
+
+def json_text(result: Mapping[str, Any]) -> str:
+    """`--json` output: the command's result as one JSON object (sorted keys, one line)."""
+    return json.dumps(result, default=_plain, sort_keys=True, allow_nan=True)
+
+
+def shipped_chips() -> tuple[str, ...]:
+    """Chip targets shipped in the package (`targets/chips/*.toml` with number formats), found without importing
+    `spikeport.targets` (which loads torch); the same rule as `spikeport.targets.chip.shipped_chips`."""
+    import importlib.util
+    import tomllib
+    from pathlib import Path
+
+    folder = Path(next(iter(importlib.util.find_spec("spikeport.targets").submodule_search_locations))) / "chips"
+    return tuple(sorted(p.stem for p in folder.glob("*.toml") if "kind" not in tomllib.loads(p.read_text())))
+
+
+def add_chip(
+    p: argparse.ArgumentParser | Any, help_text: str, default: str = DEFAULT_CHIP, files: bool = False
+) -> None:
+    """Add `--chip` to `p` (a parser or an argument group): a shipped chip, or with `files` also a chip file."""
+    chips = shipped_chips()
+
+    def chip(value: str) -> str:
+        if value in chips or (files and (value.endswith(".toml") or "/" in value)):
+            return value
+        also = " or the path of a chip file (.toml)" if files else ""
+        raise argparse.ArgumentTypeError(f"unknown chip {value!r}; choose {', '.join(chips)}{also}")
+
+    what = f"{'|'.join(chips)}{'|FILE.toml' if files else ''}"
+    p.add_argument("--chip", default=default, type=chip, metavar=what, help=f"{help_text} (default %(default)s)")
 
 
 POSITIVE = integer(1)
@@ -139,9 +220,14 @@ __all__ = [
     "OneLineParser",
     "fail",
     "integer",
+    "json_text",
+    "keep_result",
     "naming",
     "one_line_warnings",
     "os_error_text",
     "path",
+    "progress",
     "real",
+    "refuse",
+    "stderr_is_terminal",
 ]

@@ -17,10 +17,14 @@ from spikeport.cli_args import (
     PROBABILITY,
     SEED,
     OneLineParser,
+    add_chip,
     integer,
     path,
+    real,
+    shipped_chips,
 )
-from spikeport.ir.formats import DEFAULT_CHIP
+from spikeport.cli_arrays import add_reset, add_user_arrays
+from spikeport.cli_family_options import add_adapt, add_data_options, add_evaluate, families_text
 
 DESCRIPTION = """\
 spikeport takes spiking neural networks from PyTorch training to Loihi-class chips, bit-true.
@@ -41,106 +45,13 @@ Stages (each reads and writes files in a run directory, so each can be re-run al
 EXAMPLE = "Example:  spikeport demo --out runs/demo"
 
 
-def _families_text() -> str:
-    """The registered model families, one line each (for --help)."""
-    from spikeport.train.models import DEFAULT_FAMILY, family_names, get_family
-
-    lines = [f"Model families (train/demo --model NAME; default {DEFAULT_FAMILY}):"]
-    for name in family_names():
-        family = get_family(name)
-        lines.append(f"  {name:<9} {family.task.value}: {family.summary}")
-    return "\n".join(lines)
-
-
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    from spikeport.train.models import DEFAULT_FAMILY, RunConfig, family_names
-
-    d = RunConfig()
-    group = parser.add_argument_group(
-        "model and data (defaults: the model family's; the decoder's are shown, on SYNTHETIC motor-imagery EEG)"
-    )
-    group.add_argument(
-        "--model",
-        default=DEFAULT_FAMILY,
-        metavar="NAME",
-        help=f"model family: {', '.join(family_names())} (default %(default)s)",
-    )
-    group.add_argument(
-        "--seed", type=SEED, default=None, help=f"seed of data, split and training, 0..2**32-1 ({d.seed})"
-    )
-    group.add_argument(
-        "--data",
-        type=str,
-        default=None,
-        metavar="SOURCE",
-        help="data source of the model family: synthetic (default, built in) or a recording layout it reads "
-        "(e.g. eegmmidb, mne for isam-mtl; trialdata, neurobench, nwb for rat-snn)",
-    )
-    group.add_argument("--data-path", type=path, default=None, help="folder (or file) of recorded data")
-    group.add_argument(
-        "--subjects",
-        type=POSITIVE,
-        nargs="+",
-        default=None,
-        metavar="N",
-        help=f"with synthetic data: the number of subjects, >= 1 ({d.n_subjects}); with recorded data: the subject "
-        "numbers to load (e.g. --subjects 1 2 3 6)",
-    )
-    group.add_argument("--files", type=path, nargs="+", default=None, help="recordings to read one by one (--data mne)")
-    group.add_argument(
-        "--events", type=str, default=None, help='event-to-class mapping of --files recordings, e.g. "T1=left,T2=right"'
-    )
-    group.add_argument(
-        "--trials-per-class",
-        type=POSITIVE,
-        default=None,
-        help=f"trials per class and subject, >= 1 ({d.trials_per_class})",
-    )
-    group.add_argument("--steps", type=POSITIVE, default=None, help=f"time steps per trial, >= 1 ({d.num_steps})")
-    group.add_argument("--hidden", type=POSITIVE, default=None, help=f"hidden neurons, >= 1 ({d.n_hidden})")
-    group.add_argument(
-        "--epochs", type=POSITIVE, default=None, help="training epochs, >= 1 (the family trainer's default)"
-    )
-    group.add_argument(
-        "--finetune-epochs",
-        type=NON_NEGATIVE,
-        default=None,
-        help=f"epochs of quantization-aware fine-tuning through the integer forward pass, >= 0 ({d.finetune_epochs})",
-    )
-    _add_chip(group, "chip whose formats and energy figures to use", d.chip)
-
-
-def shipped_chips() -> tuple[str, ...]:
-    """Chip targets shipped in the package (`targets/chips/*.toml` with number formats), found without importing
-    `spikeport.targets` (which loads torch); the same rule as `spikeport.targets.chip.shipped_chips`."""
-    import importlib.util
-    import tomllib
-    from pathlib import Path
-
-    folder = Path(next(iter(importlib.util.find_spec("spikeport.targets").submodule_search_locations))) / "chips"
-    return tuple(sorted(p.stem for p in folder.glob("*.toml") if "kind" not in tomllib.loads(p.read_text())))
-
-
-def _add_chip(p, help_text: str, default: str = DEFAULT_CHIP, files: bool = False) -> None:
-    chips = shipped_chips()
-
-    def chip(value: str) -> str:
-        if value in chips or (files and (value.endswith(".toml") or "/" in value)):
-            return value
-        also = " or the path of a chip file (.toml)" if files else ""
-        raise argparse.ArgumentTypeError(f"unknown chip {value!r}; choose {', '.join(chips)}{also}")
-
-    what = f"{'|'.join(chips)}{'|FILE.toml' if files else ''}"
-    p.add_argument("--chip", default=default, type=chip, metavar=what, help=f"{help_text} (default %(default)s)")
-
-
 def _add_tau_convention(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tau-convention",
         choices=("seconds", "norse"),
-        default="seconds",
-        help="how a .nir graph stores time constants: seconds (NIR), or as norse <= 1.1's to_nir writes them "
-        "(dt * tau, LIFCell w_in unscaled)",
+        default=None,
+        help="how a .nir graph stores time constants: seconds (NIR, default), or as norse <= 1.1's to_nir writes "
+        "them (dt * tau, LIFCell w_in unscaled)",
     )
 
 
@@ -157,21 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="spikeport",
         description=DESCRIPTION,
-        epilog=f"{_families_text()}\n\n{EXAMPLE}",
+        epilog=f"{families_text()}\n\n{EXAMPLE}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"spikeport {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, help_text: str, *, families: bool = False) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, *, families: bool = False, progress: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
             help=help_text,
             description=textwrap.fill(help_text, 100),
-            epilog=_families_text() if families else None,
+            epilog=families_text() if families else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        if progress:  # only commands that show progress bars (on a terminal) take --no-progress
+            p.add_argument("--no-progress", action="store_true", help="hide progress bars (shown only on a terminal)")
+        p.add_argument(
+            "--json", action="store_true", help="print the result as one JSON object on stdout (and nothing else)"
+        )
         return p
 
     p = add(
@@ -181,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         families=True,
     )
     p.add_argument("--out", type=path, required=True, help="run directory for all artifacts (created)")
-    _add_data_options(p)
+    add_data_options(p, later_stages=True)
     p = add(
         "train",
         "Generate a model family's default data (the decoder's: SYNTHETIC motor-imagery EEG), encode it as spikes "
@@ -191,8 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=path, required=True, help="run directory (created): writes data.npz, model.pt, training.json"
     )
-    _add_data_options(p)
-    p = add("export", "Export the trained model of a run directory as a NIR graph (model.nir), ONNX or netx.")
+    add_data_options(p)
+    p = add(
+        "export",
+        "Export the trained model of a run directory as a NIR graph (model.nir), ONNX or netx.",
+        progress=False,
+    )
     p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
     p.add_argument(
         "--to",
@@ -203,8 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("quantize", "Quantize model.nir to Loihi integer formats (model.deploy.npz, quantization.json).")
     p.add_argument("run_dir", type=path, help="run directory with model.nir")
-    _add_chip(p, "target chip (a shipped chip, or a chip file with other formats)", files=True)
+    add_chip(p, "target chip (a shipped chip, or a chip file with other formats)", files=True)
     p.add_argument("--weight-bits", type=integer(1, 8), default=8, help="weight precision 1..8 (default %(default)s)")
+    p.add_argument(
+        "--calibration",
+        type=path,
+        default="train",
+        metavar="FILE.npy|train",
+        help="inputs (samples, steps, n_in) that set the ranges and choose each layer's scale by behaviour: a .npy "
+        "of spikes, or 'train' for the run's training inputs (default %(default)s)",
+    )
     p.add_argument(
         "--finetune-epochs",
         type=NON_NEGATIVE,
@@ -212,13 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="then fine-tune the integer weights through the integer forward pass, >= 0 (default %(default)s: off)",
     )
     p.add_argument(
-        "--seed", type=SEED, default=0, help="seed of the fine-tuning batch order, 0..2**32-1 (default %(default)s)"
+        "--seed", type=SEED, default=None, help="seed of the fine-tuning batch order, 0..2**32-1 (default 0)"
+    )
+    p.add_argument(
+        "--distill",
+        type=POSITIVE,
+        default=None,
+        metavar="EPOCHS",
+        help="then fine-tune the integer weights without labels for EPOCHS >= 1 passes, so every layer's spikes "
+        "follow the float graph's on the calibration inputs (bit-exact on Lava by construction; docs/fidelity.md)",
     )
     p = add(
         "simulate",
         "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",
     )
-    p.add_argument("run_dir", type=path, help="run directory with model.deploy.npz and data.npz")
+    p.add_argument(
+        "run_dir",
+        type=path,
+        help="run directory with model.deploy.npz and data.npz, or a deploy graph file (*.deploy.npz) with --inputs",
+    )
     p.add_argument(
         "--backend", choices=("reference", "lava"), default="reference", help="simulator (default %(default)s)"
     )
@@ -230,7 +169,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="Lava run configuration: cpu (Loihi2SimCfg fixed_pt, default) or loihi2-hw (Loihi 2 hardware; needs "
         "Intel's lava-loihi extension)",
     )
+    p.add_argument(
+        "--workers",
+        type=POSITIVE,
+        default=1,
+        help="Lava worker processes, >= 1: the samples are split among them, one Lava runtime each, and merged in "
+        "order into the same record (default %(default)s; docs/scaling.md)",
+    )
     _add_strict(p)
+    add_user_arrays(p, "run on them instead of the run directory's split (the record goes to --out)")
+    p.add_argument(
+        "--out",
+        type=path,
+        default=None,
+        help="with --inputs: the record to write (default: INPUTS with suffix .record_BACKEND.npz)",
+    )
     p = add(
         "validate",
         "Run the reference and Lava on the same inputs and compare spikes, u and v at every step. "
@@ -252,15 +205,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples", type=POSITIVE, default=None, help="samples to run, >= 1 (default: all test inputs, or 16 random)"
     )
     p.add_argument("--steps", type=POSITIVE, default=None, help="steps per sample for random inputs, >= 1 (default 50)")
-    p.add_argument("--seed", type=SEED, default=0, help="seed of random inputs, 0..2**32-1 (default %(default)s)")
+    p.add_argument("--seed", type=SEED, default=None, help="seed of random inputs, 0..2**32-1 (default 0)")
     p.add_argument(
-        "--rate", type=PROBABILITY, default=0.2, help="spike probability of random inputs, 0..1 (default %(default)s)"
+        "--rate", type=PROBABILITY, default=None, help="spike probability of random inputs, 0..1 (default 0.2)"
+    )
+    p.add_argument(
+        "--workers",
+        type=POSITIVE,
+        default=1,
+        help="Lava worker processes, >= 1: the samples are split among them (default %(default)s; docs/scaling.md)",
     )
     _add_strict(p)
+    p.add_argument(
+        "--min-agreement",
+        type=real(0.0, 100.0, low_open=True),
+        default=None,
+        metavar="PERCENT",
+        help="fidelity verdict: exit 1 when a tested layer agrees with the float graph on fewer than PERCENT %% of "
+        "spikes (readouts: of argmax samples, or R² x 100 for regression), in (0, 100]; also the flag threshold "
+        "(default: flag below 95, exit code unaffected; docs/fidelity.md)",
+    )
+    add_user_arrays(p, "compare on them instead of the test split or random spikes (--samples takes the first N)")
+    add_reset(p)
     p = add(
         "import",
         "Import a NIR graph written by any framework: validate it, quantize it to Loihi integers (calibrated on "
         "seeded random spikes), print float-vs-integer agreement per layer, and write a deploy graph.",
+        progress=False,
     )
     p.add_argument("graph", type=path, help="the .nir file")
     p.add_argument(
@@ -277,22 +248,59 @@ def build_parser() -> argparse.ArgumentParser:
         "--dt", type=POSITIVE_SECONDS, default=None, help="step in seconds (> 0); overrides the one the graph records"
     )
     _add_tau_convention(p)
-    _add_chip(p, "target chip")
-    p.add_argument("--samples", type=POSITIVE, default=16, help="calibration samples, >= 1 (default %(default)s)")
+    add_chip(p, "target chip")
     p.add_argument(
-        "--steps", type=POSITIVE, default=50, help="steps per calibration sample, >= 1 (default %(default)s)"
+        "--calibration",
+        type=path,
+        default=None,
+        metavar="FILE.npy",
+        help="spike inputs (samples, steps, n_in) to calibrate on, e.g. the graph's own test inputs (default: "
+        "random spikes from --samples/--steps/--rate/--seed)",
     )
-    p.add_argument("--rate", type=PROBABILITY, default=0.2, help="input spike probability, 0..1 (default %(default)s)")
     p.add_argument(
-        "--seed", type=SEED, default=0, help="seed of the calibration inputs, 0..2**32-1 (default %(default)s)"
+        "--fine-weights",
+        action="store_true",
+        help="a second Dense per synapse carries the weights' rounding residual: up to 7 more bits of weight "
+        "precision for twice the synapses (deep IF stacks)",
     )
+    p.add_argument("--samples", type=POSITIVE, default=None, help="random calibration samples, >= 1 (default 16)")
+    p.add_argument(
+        "--steps", type=POSITIVE, default=None, help="steps per random calibration sample, >= 1 (default 50)"
+    )
+    p.add_argument("--rate", type=PROBABILITY, default=None, help="random input spike probability, 0..1 (default 0.2)")
+    p.add_argument("--seed", type=SEED, default=None, help="seed of the random calibration inputs (default 0)")
+    add_user_arrays(p, "check float vs integer agreement on them (default: the calibration inputs)", labels=False)
+    p.add_argument(
+        "--min-agreement",
+        type=real(0.0, 100.0, low_open=True),
+        default=None,
+        metavar="PERCENT",
+        help="fidelity verdict: exit 1 when a tested layer agrees with the float graph on fewer than PERCENT %% of "
+        "spikes (readouts: of argmax samples, or R² x 100 for regression), in (0, 100]; also the flag threshold "
+        "(default: flag below 95, exit code unaffected; docs/fidelity.md)",
+    )
+    p.add_argument(
+        "--distill",
+        type=POSITIVE,
+        default=None,
+        metavar="EPOCHS",
+        help="then fine-tune the integer weights without labels for EPOCHS >= 1 passes, so every layer's spikes "
+        "follow the float graph's on the calibration inputs (bit-exact on Lava by construction; docs/fidelity.md)",
+    )
+    add_reset(p)
     p = add(
         "report",
         "Compute task metrics (accuracy, or R² and correlation), bit-exactness, SynOps and energy of a simulated "
         "run; write report.json.",
+        progress=False,
     )
-    p.add_argument("run_dir", type=path, help="run directory with both simulation records")
-    _add_chip(p, "chip to map onto and estimate (a shipped chip, or a chip file to explore limits)", files=True)
+    p.add_argument(
+        "run_dir",
+        type=path,
+        help="run directory with both simulation records, or a deploy graph file (*.deploy.npz, e.g. from "
+        "`spikeport import`) with --inputs",
+    )
+    add_chip(p, "chip to map onto and estimate (a shipped chip, or a chip file to explore limits)", files=True)
     p.add_argument(
         "--energy-proxy",
         choices=shipped_chips(),
@@ -307,63 +315,29 @@ def build_parser() -> argparse.ArgumentParser:
         "one self-contained page with the plots embedded",
     )
     _add_strict(p)
-    _add_adapt(add)
-    _add_evaluate(add)
+    add_user_arrays(p, "report a deploy graph file on them (integer reference: ops, energy, latency)")
+    p.add_argument(
+        "--out",
+        type=path,
+        default=None,
+        help="with a deploy graph file: the report to write (default: GRAPH with suffix .report.json)",
+    )
+    add_adapt(add)
+    add_evaluate(add)
     return parser
 
 
-def _add_adapt(add) -> None:
-    p = add(
-        "adapt",
-        "Adapt a trained run to a new subject or session from a few of its trials (its family's adaptation step: "
-        "few-shot Hebbian memory for isam-mtl, fine-tuning on the first minutes for rat-snn), then score it on "
-        "the rest.",
-    )
-    p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
-    p.add_argument("--data-path", type=path, default=None, help="folder (or file) of the new subject's recordings")
-    p.add_argument("--subject", type=POSITIVE, default=None, help="subject number to adapt to, >= 1")
-    p.add_argument(
-        "--shots", type=POSITIVE, default=5, help="trials per class to learn from, >= 1 (default %(default)s)"
-    )
-    p.add_argument(
-        "--minutes", type=POSITIVE_SECONDS, default=None, help="minutes of the new session to fine-tune on, > 0"
-    )
-    p.add_argument(
-        "--backend",
-        choices=("reference", "lava"),
-        default="reference",
-        help="simulator that runs the on-chip adaptation (default %(default)s)",
-    )
-    p.add_argument("--seed", type=SEED, default=0, help="seed of the shot selection, 0..2**32-1 (default %(default)s)")
+def subcommand_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each subcommand's parser, by name (for tests that walk every option, and for error messages)."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
-def _add_evaluate(add) -> None:
-    p = add(
-        "evaluate",
-        "Evaluate a trained run with its family's protocol, next to baselines trained on the same splits: tables "
-        "per subject or session with 95%% confidence intervals (evaluation.json, plots).",
-    )
-    p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
-    p.add_argument(
-        "--protocol",
-        choices=("loso", "within", "few-shot", "sessions"),
-        default=None,
-        help="leave-one-subject-out, within-subject, few-shot, or per session (default: the family's)",
-    )
-    p.add_argument(
-        "--shots", type=POSITIVE, nargs="+", default=None, help="trials per class for few-shot rows (default 1 2 5)"
-    )
-    p.add_argument("--data-path", type=path, default=None, help="folder (or file) of recordings (default: the run's)")
-    p.add_argument(
-        "--streaming", action="store_true", help="run the deployed model over continuous recordings step by step"
-    )
-    p.add_argument(
-        "--backends",
-        nargs="+",
-        choices=("float", "reference", "lava"),
-        default=("float", "reference", "lava"),
-        help="models to score (default: all three)",
-    )
-    p.add_argument(
-        "--seed", type=SEED, default=0, help="seed of splits and baselines, 0..2**32-1 (default %(default)s)"
-    )
+def unrecognized(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
+    """The one-line error for arguments `command` does not take, naming the commands that take such an option."""
+    parsers = subcommand_parsers(parser)
+    flag = next((a.split("=")[0] for a in extra if a.startswith("--")), None)
+    takers = sorted(n for n, p in parsers.items() if flag and flag in p._option_string_actions)
+    where = f" ({flag} is an option of {', '.join(takers)})" if takers else ""
+    given = " ".join(extra)
+    return f"spikeport {command}: error: unrecognized arguments: {given}{where}; see `spikeport {command} --help`\n"

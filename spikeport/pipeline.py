@@ -50,7 +50,7 @@ from spikeport.rundir import (
     save_data,
     save_model,
 )
-from spikeport.train.models.family import RunConfig
+from spikeport.train.models.family import RunConfig, TaskData
 
 __all__ = [
     "DATA_FILE",
@@ -75,20 +75,26 @@ __all__ = [
 BACKENDS = ("reference", "lava")
 
 
-def stage_train(run_dir: Path, cfg: RunConfig, *, progress: bool = True) -> dict:
-    """Build the family's default data, train the family's model on it; returns the training facts.
+def stage_train(run_dir: Path, cfg: RunConfig, *, progress: bool = True, data: TaskData | None = None) -> dict:
+    """Build the family's default data (or take `data`: the user's own arrays, `spikeport.make_run`), train the
+    family's model on it; returns the training facts.
 
     Writes `data.npz`, `model.pt` (with the family name) and `training.json`, after training has succeeded.
+    Under torchrun (docs/scaling.md) the batches are shared across the ranks and only rank 0 writes.
     """
+    from spikeport.train import distributed
     from spikeport.train.models import get_family
     from spikeport.train.tasks import task_metrics
 
     family = get_family(cfg.model)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    manifest = open_run(run_dir)
-    data = family.make_data(cfg)
+    main = distributed.is_main()  # under torchrun every rank trains on its shard of each batch; rank 0 writes
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = open_run(run_dir) if main else None
+    data = family.make_data(cfg) if data is None else data
     model = family.build_model(family.make_config(cfg, data), cfg.seed)
-    history = family.train(model, data, seed=cfg.seed, epochs=cfg.epochs, progress=progress)
+    with distributed.data_parallel():
+        history = family.train(model, data, seed=cfg.seed, epochs=cfg.epochs, progress=progress and main)
     facts = {
         "model": family.name,
         "task": family.task.value,
@@ -99,6 +105,8 @@ def stage_train(run_dir: Path, cfg: RunConfig, *, progress: bool = True) -> dict
         "n_train": len(data.y_train),
         "n_test": len(data.y_test),
     }
+    if manifest is None:
+        return facts
     save_data(run_dir, data.arrays(), dict(data.info))
     save_model(run_dir, family.name, model)
     write_json(run_dir / TRAIN_FILE, facts)
@@ -172,8 +180,16 @@ def stage_quantize(
     finetune_epochs: int = 0,
     seed: int = 0,
     progress: bool = True,
+    distill_epochs: int = 0,
+    calibration=None,
+    calibration_label: str | None = None,
 ):
-    """Quantize `model.nir` to `model.deploy.npz`, calibrated on the training inputs; returns (graph, report).
+    """Quantize `model.nir` to `model.deploy.npz`, calibrated on the training inputs (or on `calibration`, an array
+    (samples, steps, n_in) of spikes from `--calibration FILE.npy`, named `calibration_label`); returns (graph, report).
+
+    With `distill_epochs`, the integer weights are first fine-tuned without labels so each layer follows the float
+    graph on the training inputs (`spikeport.train.distill`); quantization.json records the per-layer spike
+    agreement before and after under "distill".
 
     The family's readout and task are written into the deploy graph's metadata. With `finetune_epochs`, the
     integer weights are then fine-tuned through the integer forward pass (`spikeport.train.qat`) and the test
@@ -194,16 +210,32 @@ def stage_quantize(
     net = parse_nir(read_nir(require(run_dir, NIR_FILE, manifest)))
     # class/output names and the recording's time bin per step (real-time latency and power in the report)
     names = {key: info[key] for key in ("class_names", "output_names", "step_seconds") if key in info}
+    if calibration is None:
+        calibration, calibration_label = data["x_train"], f"the run's training inputs ({len(data['x_train'])} samples)"
     graph, report = quantize(
         net,
-        calibration_inputs=data["x_train"],
+        calibration_inputs=calibration,
+        calibration_label=calibration_label,
         num_weight_bits=num_weight_bits,
         chip=chip,
         metadata={**names, "model": family.name, "task": family.task.value, "readout": family.readout.value},
     )
     details = report.to_dict()
+    if distill_epochs:
+        from spikeport.train.distill import distill
+
+        distilled = distill(graph, net, data["x_train"], epochs=distill_epochs, seed=seed, progress=progress)
+        graph = distilled.graph
+        details["distill"] = {
+            "epochs": distill_epochs,
+            "loss": list(distilled.loss),
+            "kept_epoch": distilled.kept_epoch,
+            "spike_agreement_before": distilled.agreement[0],
+            "spike_agreement_after": distilled.agreement[distilled.kept_epoch],
+        }
     if finetune_epochs:
-        before = family.readout.apply(run_reference(graph, data["x_test"]), graph.output, readout_scale(graph))
+        lean = run_reference(graph, data["x_test"], states=[graph.output])  # the readout reads the output's v only
+        before = family.readout.apply(lean, graph.output, readout_scale(graph))
         network, history = finetune_integer(
             graph, data["x_train"], data["y_train"], epochs=finetune_epochs, seed=seed, progress=progress
         )
@@ -231,9 +263,18 @@ def simulate_stage(backend: str, split: str = "test") -> str:
 
 
 def stage_simulate(
-    run_dir: Path, backend: str, *, split: str = "test", progress: bool = True, strict: bool = False, lava_config="cpu"
+    run_dir: Path,
+    backend: str,
+    *,
+    split: str = "test",
+    progress: bool = True,
+    strict: bool = False,
+    lava_config="cpu",
+    workers: int = 1,
 ):
     """Run the deploy graph on `backend` ('reference' or 'lava') over a data split; saves and returns the record.
+
+    `workers` > 1 splits a Lava run's samples over that many worker processes (the same record; docs/scaling.md).
 
     With `strict`, any saturation or wrap-around (counted by the reference simulator, which also runs first for a
     Lava run, since Lava's stock processes count nothing) raises `SaturationError` and no record is written.
@@ -243,6 +284,8 @@ def stage_simulate(
 
     if backend not in BACKENDS:
         raise SpikeportError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if workers != 1 and backend != "lava":
+        raise SpikeportError(f"--workers {workers} applies to --backend lava only (the reference runs batched)")
     if split not in ("test", "train"):
         raise SpikeportError(f"unknown split {split!r}; choose test or train")
     manifest = open_run(run_dir)
@@ -251,11 +294,11 @@ def stage_simulate(
     if backend == "reference":
         record = run_reference(graph, inputs, strict=strict)
     else:
-        if strict:
-            run_reference(graph, inputs, strict=True)
+        if strict:  # only its saturation counts matter: no u and v
+            run_reference(graph, inputs, strict=True, states=False)
         from spikeport.simulators.lava import run_lava
 
-        record = run_lava(graph, inputs, progress=progress, config=lava_config)
+        record = run_lava(graph, inputs, progress=progress, config=lava_config, workers=workers)
     save_record(record, record_path(run_dir, backend))
     manifest.record(record_name(backend), simulate_stage(backend, split), inputs=(DEPLOY_FILE, DATA_FILE))
     return record

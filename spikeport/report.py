@@ -1,6 +1,8 @@
 """`report.json`: task metrics per stage, bit-exactness, op counts and energy of a simulated run directory.
 
-The schema (version `REPORT_SCHEMA_VERSION`) is documented field by field in docs/report-schema.md. The task and
+The schema (version `REPORT_SCHEMA_VERSION`) is documented field by field in docs/report-schema.md.
+`build_graph_report` is the same report for a deploy graph alone (an imported model) on the user's own inputs,
+and labels if given: no run directory, no float model, no Lava run; scored on the integer reference. The task and
 the readout come from the deploy graph's metadata, so the report scores every backend's record exactly as the
 model family reads its output: accuracy (and chance) for classification, R² and Pearson correlation per output
 (and their means) for regression.
@@ -31,7 +33,17 @@ from spikeport.rundir import (
     stage_of,
 )
 
-__all__ = ["REPORT_INPUTS", "REPORT_SCHEMA_VERSION", "STAGES", "build_report", "summary_lines"]
+__all__ = [
+    "REPORT_INPUTS",
+    "REPORT_SCHEMA_VERSION",
+    "STAGES",
+    "build_graph_report",
+    "build_report",
+    "graph_summary_lines",
+    "score",
+    "score_line",
+    "summary_lines",
+]
 
 REPORT_SCHEMA_VERSION = 3
 STAGES = ("float", "quantized_reference", "lava", "quantized_before_finetune", "integer_training_forward")
@@ -212,5 +224,143 @@ def summary_lines(report: dict) -> list[str]:
         f"bit-exact reference vs Lava: {report['bit_exact']} ({validation['values_compared']} values, "
         f"{validation['values_differing']} differ)"
     )
+    lines.append(report["saturation"]["line"])
+    return lines
+
+
+def _label_info(graph) -> dict:
+    """What the labels of a graph's readout must be (`check_targets`): class indices or one value per output."""
+    from spikeport.train.models import readout_of
+    from spikeport.train.tasks import TaskKind
+
+    size = int(graph.nodes[graph.output].size)
+    if readout_of(graph.metadata).task is TaskKind.CLASSIFICATION:
+        names = graph.metadata.get("class_names") or [str(i) for i in range(size)]
+        return {"class_names": list(names)}
+    return {"output_names": list(graph.metadata.get("output_names") or [str(i) for i in range(size)])}
+
+
+def score(graph, record, labels, *, labels_source: str = "labels") -> dict:
+    """Task metrics of a run of `graph` against `labels`, through the graph's readout: the `performance` block.
+
+    Args:
+        graph: the deploy graph (its `metadata["readout"]`, else `DEFAULT_READOUT`).
+        record: a `RunRecord` of the graph (any backend).
+        labels: class indices (samples,) or regression targets (samples, outputs).
+        labels_source: where the labels came from, for messages.
+
+    Raises:
+        InputDataError: labels of the wrong length, type or class range.
+    """
+    from spikeport.checks import check_targets
+    from spikeport.train.models import readout_of, readout_scale
+    from spikeport.train.tasks import TaskKind, chance_level, task_metrics
+
+    readout = readout_of(graph.metadata)
+    y = check_targets(labels, source=labels_source, field="labels", samples=record.num_samples, info=_label_info(graph))
+    predictions = readout.apply(record, graph.output, readout_scale(graph))
+    performance = {
+        "task": readout.task.value,
+        "readout": readout.value,
+        "metrics": task_metrics(readout.task, predictions, y),
+    }
+    if readout.task is TaskKind.CLASSIFICATION:
+        performance["chance"] = chance_level(y)
+    return performance
+
+
+def score_line(performance: dict, backend: str) -> str:
+    """One line: a backend's task metrics against the labels, and chance."""
+    from spikeport.train.tasks import format_metrics
+
+    chance = f" | chance {performance['chance']:.3f}" if "chance" in performance else ""
+    return f"{backend}, readout {performance['readout']}: {format_metrics(performance['metrics'])}{chance}"
+
+
+def build_graph_report(
+    graph,
+    inputs: np.ndarray,
+    *,
+    labels: np.ndarray | None = None,
+    chip: str | None = None,
+    energy_proxy: str | None = None,
+    record=None,
+    source: str = "inputs",
+    labels_source: str = "labels",
+) -> dict:
+    """The report of a deploy graph on given inputs: task metrics (with labels), saturation, ops, mapping, energy
+    and latency, from one run of the integer reference (which is bit-exact with Lava; `spikeport validate` checks).
+
+    Predictions use the graph's readout (`metadata["readout"]`; an imported graph records none and gets
+    `DEFAULT_READOUT`, the argmax over output neurons of v summed over steps).
+
+    Args:
+        graph: the deploy graph.
+        inputs: (samples, steps, n_in) spike inputs.
+        labels: class indices (samples,) or regression targets (samples, outputs); None: no task metrics.
+        chip: chip to map onto and estimate (a shipped chip or a chip file); None: the graph's own.
+        energy_proxy: chip whose per-operation figures stand in for a chip without them, labelled PROXY.
+        record: the reference run of `inputs`, if already made (it is made otherwise).
+        source, labels_source: where inputs and labels came from, for messages (file names).
+
+    Raises:
+        InputDataError: inputs or labels of the wrong shape or values, or a record of other inputs.
+        ChipCapacityError, EnergyModelError: the graph does not fit the chip, or no energy figures are usable.
+    """
+    from spikeport.checks import check_spike_inputs
+    from spikeport.errors import InputDataError
+    from spikeport.simulators import run_reference
+    from spikeport.simulators.saturation import describe
+    from spikeport.targets import count_ops
+    from spikeport.targets.deploy_report import deployment_blocks
+
+    x = check_spike_inputs(inputs, source=source, n_in=int(graph.input.size), n_in_of="the deploy graph's input")
+    if record is None:
+        record = run_reference(graph, x)
+    elif record.backend != "reference" or (record.num_samples, record.num_steps) != x.shape[:2]:
+        raise InputDataError(
+            f"record: a {record.backend} run of {record.num_samples} x {record.num_steps} steps is not the reference "
+            f"run of {source} ({x.shape[0]} x {x.shape[1]}); pass the record of simulate(graph, inputs)"
+        )
+    performance = None if labels is None else score(graph, record, labels, labels_source=labels_source)
+    counts = count_ops(graph, x, record)
+    chip = chip or graph.chip
+    blocks, deploy_lines = deployment_blocks(graph, x, record, counts, chip=chip, energy_proxy=energy_proxy)
+    report = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "kind": "graph",
+        "model": str(graph.metadata.get("model", graph.metadata.get("imported_from", "deploy graph"))),
+        "data": {
+            "source": source,
+            "n_samples": int(x.shape[0]),
+            "steps_per_sample": int(x.shape[1]),
+            "n_inputs": int(x.shape[2]),
+            "labels": labels_source if labels is not None else None,
+        },
+        "performance": performance,
+        "saturation": {
+            "counted_by": "reference",
+            "counts": {node: dict(c) for node, c in record.saturation.items()},
+            "line": f"saturation (reference run): {describe(record.saturation)}",
+        },
+        "ops": counts.to_dict(),
+        **blocks,
+        "chip": blocks["energy"]["chip"],
+    }
+    report["summary"] = [*graph_summary_lines(report), *deploy_lines]
+    return report
+
+
+def graph_summary_lines(report: dict) -> list[str]:
+    """A short human summary of a graph report: inputs, task metrics, saturation."""
+    data, perf = report["data"], report["performance"]
+    lines = [
+        f"{report['model']} on {data['source']}: {data['n_samples']} samples x {data['steps_per_sample']} steps, "
+        f"{data['n_inputs']} input channels"
+    ]
+    if perf is None:
+        lines.append("task metrics: none (no labels given; pass --labels FILE.npy, or labels= in Python)")
+    else:
+        lines.append(score_line(perf, "integer reference (Lava computes the same values)"))
     lines.append(report["saturation"]["line"])
     return lines

@@ -1,6 +1,6 @@
 """Per-layer, per-step counts of a simulated run in every counting convention the literature uses.
 
-The conventions (../shared/docs/energy-constants.md; docs/energy.md "Counting conventions"):
+The conventions (docs/energy.md "Counting conventions"; sources cited per convention below):
 
 - `synops_fan_out` ("spikes x fan-out"): per step, source events x the connection's out_size (zero weights too).
 - `effective_acs`, `effective_macs`, `dense` (NeuroBench): per step, (non-zero input, non-zero weight) pairs; an AC

@@ -3,7 +3,7 @@
 Every input of the block is a binary spike, and so is every signal inside it (Q, K, V, kv, the gate, attn), so
 each operation is the accumulate of a stored weight (or of a unit spike) into one neuron's input, or a comparison:
 NeuroBench's effective ACs, never MACs (Yik et al., "NeuroBench", arXiv:2304.04640, Nature Communications 2025;
-../shared/docs/energy-constants.md). Counted, at the step each operation happens (spikeport's reference order):
+docs/energy.md). Counted, at the step each operation happens (spikeport's reference order):
 
 - projections: for each active input (token n, channel i), the non-zero weights of column i of W_q, W_k, W_v;
 - kv: each K and each V spike reaching its AND unit; the gate: each kv spike into its channel's column sum;

@@ -14,13 +14,19 @@ keeps S_p times the population's float range (threshold, and the calibrated peak
 the 24-bit state range. Nothing saturates silently: clipped values are counted, reported and warned about.
 Every width, shift and range (the numbers above are Loihi's) comes from the chip's `NumberFormats`
 (`load_chip(chip).formats`), and weights are put on its grid (`NumberFormats.weight_grid`).
+
+Synaptic (Affine) biases enter the current through an always-on source neuron (`spikeport.targets.bias_axon`), the
+scale of each spiking population is then chosen by its spike agreement with the float layer on the calibration
+inputs (`spikeport.targets.scale_search`), `fine_weights` adds a residual Dense per synapse, and every remaining
+approximation is listed per population with its size (`spikeport.targets.approximations`). All of it is stock
+LIF and Dense nodes, so the reference and Lava stay bit-exact.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,94 +34,31 @@ from spikeport.checks import check_spike_inputs
 from spikeport.errors import QuantizationRangeError, SpikeportWarning
 from spikeport.export import ParsedNetwork, Population, simulate_float
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
-from spikeport.ir.formats import DEFAULT_CHIP, NumberFormats, SignMode, WeightGrid, sign_mode
+from spikeport.ir.formats import DEFAULT_CHIP, NumberFormats, sign_mode
+from spikeport.targets import bias_axon
+from spikeport.targets.approximations import LayerFacts, list_approximations
 from spikeport.targets.chip import load_chip
 from spikeport.targets.decay_groups import DEFAULT_MAX_GROUPS, group_decays, group_fields, grouping_agreement
+from spikeport.targets.quantize_report import PopulationQuantization, QuantizationReport, SynapseQuantization
+from spikeport.targets.scale_search import (
+    LayerNodes,
+    SearchResult,
+    choose_scale,
+    float_range,
+    grids,
+    quantize_bias,
+    quantize_weights,
+    search_scale,
+    state_budget,
+)
 
-
-@dataclass(frozen=True)
-class SynapseQuantization:
-    """How one synapse's weights were quantized."""
-
-    name: str
-    target: str
-    weight_exp: int
-    num_weight_bits: int
-    sign_mode: str
-    max_abs_mantissa: int
-    clipped: int
-    total: int
-    max_abs_error: float
-    """Largest |W_float_effective - W_int_effective| in float units of v per input spike."""
-    rel_rms_error: float
-    """RMS error relative to the RMS of the float effective weights."""
-    late_by_one_step: int
-    """Connections with no delay in the float graph: on Loihi every Dense adds one step, so these arrive later."""
-
-
-@dataclass(frozen=True)
-class PopulationQuantization:
-    """How one population's neuron parameters were quantized."""
-
-    name: str
-    kind: str
-    scale: float
-    du: int | tuple[int, ...]
-    """The current decay register; one per decay group, in group order, for a multi-timescale population."""
-    dv: int | tuple[int, ...]
-    vth: int
-    decay_u_error: float
-    """|(du + 1)/4096 - beta|, largest over neurons."""
-    decay_v_error: float
-    vth_rel_error: float
-    bias_clipped: int
-    spiking: bool
-    decay_groups: tuple[dict, ...] = ()
-    """Multi-timescale populations (neurons with different decays): each group's du, dv, size and largest decay
-    errors (`spikeport.targets.decay_groups`); du and dv above are then the groups' values. Empty otherwise."""
-    decay_groups_merged: int = 0
-    """Distinct rounded decay pairs merged into neighbouring groups because of `max_decay_groups`."""
-    grouping_agreement: float | None = None
-    """Float run with learned decays vs float run with the grouped quantized ones, on the calibration inputs:
-    spike agreement (spiking) or 1 - max|dv|/max|v| (readout); None without calibration or groups."""
-
-
-@dataclass(frozen=True)
-class QuantizationReport:
-    """Everything the quantizer decided and every value it had to clip."""
-
-    synapses: tuple[SynapseQuantization, ...]
-    populations: tuple[PopulationQuantization, ...]
-
-    @property
-    def total_clipped(self) -> int:
-        return sum(s.clipped for s in self.synapses) + sum(p.bias_clipped for p in self.populations)
-
-    def to_dict(self) -> dict:
-        return {
-            "synapses": [asdict(s) for s in self.synapses],
-            "populations": [asdict(p) for p in self.populations],
-            "total_clipped": self.total_clipped,
-        }
-
-    def summary_lines(self) -> list[str]:
-        lines = []
-        for s in self.synapses:
-            lines.append(
-                f"{s.name} -> {s.target}: weight_exp {s.weight_exp}, {s.num_weight_bits}-bit {s.sign_mode}, "
-                f"rel. RMS error {s.rel_rms_error:.2%}, {s.clipped}/{s.total} clipped"
-                + (f", {s.late_by_one_step} zero-delay connections arrive one step late" if s.late_by_one_step else "")
-            )
-        for p in self.populations:
-            lines.append(
-                f"{p.name} ({p.kind}): du {p.du}, dv {p.dv}, vth {p.vth}"
-                + (f" (rel. error {p.vth_rel_error:.2e})" if p.spiking else " (non-spiking readout)")
-                + (f", {p.bias_clipped} biases clipped" if p.bias_clipped else "")
-                + (f", {len(p.decay_groups)} decay groups" if p.decay_groups else "")
-                + (f" ({p.decay_groups_merged} merged)" if p.decay_groups_merged else "")
-                + (f", grouping agreement {p.grouping_agreement:.4f}" if p.grouping_agreement is not None else "")
-            )
-        return lines
+# the names `spikeport.targets.quantize_attention` imports
+_choose_scale, _float_range, _quantize_weights, _quantize_bias = (
+    choose_scale,
+    float_range,
+    quantize_weights,
+    quantize_bias,
+)
 
 
 def _constant(values: np.ndarray, name: str, what: str) -> float:
@@ -141,87 +84,108 @@ def _decays(pop: Population, formats: NumberFormats, max_groups: int):
     return du, dv, abs((du + 1) / unity - beta), abs(dv / unity - alpha), None
 
 
-def _state_budget(formats: NumberFormats) -> float:
-    """Half of the u/v range (2**22 for 24 bits): headroom for excursions beyond the calibration set."""
-    return 2.0 ** (min(formats.u_bits, formats.v_bits) - 2)
+@dataclass(frozen=True)
+class _Layer:
+    """One built population: its nodes, its synapses' report entries and the facts its approximations list."""
+
+    nodes: LayerNodes
+    synapses: list[SynapseQuantization]
+    bias_clipped: int
+    vth_err: float
+    facts: dict
 
 
-def _float_range(pop: Population, calibration) -> float:
-    """Largest float magnitude the population's u or v must represent."""
-    candidates = [float(np.max(pop.v_th))] if pop.spiking else []
-    if calibration is not None:
-        trace = calibration[pop.name]
-        candidates += [float(np.max(np.abs(trace.cur), initial=0)), float(np.max(np.abs(trace.v), initial=0))]
-    if not all(math.isfinite(c) for c in candidates):
-        raise QuantizationRangeError(
-            f"population {pop.name!r}: its float run reaches NaN or infinite values on the calibration inputs, "
-            "so it cannot be quantized; check the NIR graph's parameters (time constants, weights, gains)"
-        )
-    candidates = [c for c in candidates if c > 0]
-    if not candidates and calibration is None:
-        raise QuantizationRangeError(
-            f"population {pop.name!r} is non-spiking and no calibration inputs were given, so its value range is "
-            "unknown; pass calibration_inputs (a few training samples) to quantize()"
-        )
-    if not candidates:
-        raise QuantizationRangeError(
-            f"population {pop.name!r} is non-spiking and stayed at 0 on every calibration input, so its value "
-            "range is unknown; calibrate on more, longer or denser inputs that reach it (on the command line: "
-            "`spikeport train --steps N` for a run's training inputs, `spikeport import --samples/--steps/--rate` "
-            "for random ones)"
-        )
-    return max(candidates)
-
-
-def _grids(modes: list[SignMode], bits: int, formats: NumberFormats) -> list[WeightGrid]:
-    """Each synapse's mantissa grid; refuses a precision that leaves a sign mode no usable magnitude."""
-    grids = [formats.weight_grid(m, bits) for m in modes]
-    for grid in grids:
-        if grid.limit == 0:
-            raise QuantizationRangeError(
-                f"num_weight_bits={bits} (CLI: --weight-bits) leaves {grid.mode.value} weights only the mantissas "
-                f"{grid.low} and {grid.high}; use at least {bits + 1} bits"
-            )
-    return grids
-
-
-def _choose_scale(
-    effective: list[np.ndarray], grids: list[WeightGrid], float_range: float, formats: NumberFormats
-) -> tuple[float, int]:
-    """(S, weight_exp): weights fill the mantissa range and S * float_range stays within the state budget."""
-    peak = max(
-        (float(np.max(np.abs(w), initial=0)) / g.limit for w, g in zip(effective, grids, strict=True)),
-        default=0,
+def _synapse_report(name: str, target: str, w_eff, mant, denom, exp, bits, grid, clipped, late) -> SynapseQuantization:
+    err = w_eff - mant * denom
+    rms = float(np.sqrt(np.mean(w_eff**2))) if w_eff.size else 0.0
+    return SynapseQuantization(
+        name=name,
+        target=target,
+        weight_exp=exp,
+        num_weight_bits=bits,
+        sign_mode=grid.mode.value,
+        max_abs_mantissa=int(np.max(np.abs(mant), initial=0)),
+        clipped=clipped,
+        total=int(mant.size),
+        max_abs_error=float(np.max(np.abs(err), initial=0)),
+        rel_rms_error=float(np.sqrt(np.mean(err**2)) / rms) if rms else 0.0,
+        late_by_one_step=late,
     )
-    s_max = _state_budget(formats) / float_range
-    if peak == 0:
-        return s_max, 0
-    per_mantissa = 1.0 / peak  # mantissa units per float unit that make the largest weight full-scale
-    low_exp, high_exp = formats.weight_exp_range
-    for exp in range(high_exp, low_exp - 1, -1):
-        scale = per_mantissa * 2.0 ** (formats.act_shift + exp)
-        if scale <= s_max:
-            return scale, exp
-    return s_max, low_exp  # weights cannot use their full range without overflowing the state
 
 
-def _quantize_weights(w_eff: np.ndarray, grid: WeightGrid, denom: float) -> tuple[np.ndarray, int]:
-    """Round onto the grid, within +-limit (a mixed grid is used symmetrically: [-254, 254] at 8 bits)."""
-    mant = np.round(w_eff / denom / grid.step) * grid.step
-    low, high = max(grid.low, -grid.limit), min(grid.high, grid.limit)
-    clipped = int(np.count_nonzero((mant < low) | (mant > high)))
-    return np.clip(mant, low, high).astype(np.int64), clipped
+def _build_layer(
+    pop: Population, incoming: list, effective: list, grids_: list, du, dv, scale: float, weight_exp: int, lag: int,
+    axon: tuple[str, str], bits: int, formats: NumberFormats, fine: dict[str, str] | None = None,
+) -> _Layer:  # fmt: skip
+    """The population's DenseInts, bias axon and LIFInt at scale S and weight_exp (the module docstring's rules).
+
+    `fine` (synapse name -> node name): each synapse with weight_exp > 0 also gets a second Dense of exponent 0 that
+    carries the rounding residual of the first, so that the summed weights have weight_exp more bits.
+    """
+    denom = 2.0 ** (formats.act_shift + weight_exp) / scale  # float value of one mantissa unit
+    dense, extra, reports, clipped_w = {}, {}, [], 0
+    for syn, w_eff, grid in zip(incoming, effective, grids_, strict=True):
+        mant, clipped = _quantize_weights(w_eff, grid, denom)
+        chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
+        delays = chip_delays if chip_delays.any() else None
+        dense[syn.name] = DenseInt(
+            name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=bits, delays=delays
+        )
+        residual = w_eff - mant * denom
+        if fine is not None and weight_exp > 0:  # |residual| <= 2**weight_exp units of 2**6: fits the mantissa
+            unit = 2.0**formats.act_shift / scale
+            low, _ = _quantize_weights(residual, formats.weight_grid(sign_mode(residual), bits), unit)
+            if np.any(low):
+                extra[syn.name] = DenseInt(name=fine[syn.name], weights=low, num_weight_bits=bits, delays=delays)
+                mant, denom_used = mant * 2**weight_exp + low, unit
+        late = int(np.count_nonzero(syn.delay_steps == 0))
+        used = denom_used if syn.name in extra else denom
+        report = _synapse_report(syn.name, pop.name, w_eff, mant, used, weight_exp, bits, grid, clipped, late)
+        reports.append(replace(report, fine=extra[syn.name].name) if syn.name in extra else report)
+        clipped_w += clipped
+    syn_bias = sum((s.bias for s in incoming if s.bias is not None), np.zeros(pop.size))
+    voltage, axon_nodes, timing_exact = pop.bias * scale, None, True
+    if np.any(syn_bias):  # into the current, through the always-on bias axon (spikeport.targets.bias_axon)
+        current = scale * pop.gain * syn_bias
+        plan = bias_axon.plan_bias(current, bias_axon.chip_current_decay(du, pop.size, formats), lag, bits, formats)
+        voltage, timing_exact = voltage + plan.voltage_bias, plan.timing_exact
+        if plan.mantissa is not None:
+            axon_nodes = (bias_axon.bias_source(axon[0]), bias_axon.axon_synapse(axon[1], plan, bits))
+            unit, grid = 2.0 ** (formats.act_shift + plan.weight_exp) / scale, plan.grid
+            args = (plan.target / scale, plan.mantissa[:, 0], unit, plan.weight_exp, bits, grid, 0, 0)
+            reports.append(_synapse_report(axon[1], pop.name, *args))
+    bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(voltage), formats)
+    bias_error = float(np.max(np.abs(bias_mant * 2.0**bias_exp - voltage), initial=0))
+    if pop.spiking:
+        v_th = _constant(pop.v_th, pop.name, "threshold")
+        vth = round(scale * v_th / 2**formats.act_shift)
+        if vth > formats.vth_max:
+            raise QuantizationRangeError(f"population {pop.name!r}: vth {vth} exceeds {formats.vth_max}")
+        vth_err = abs(vth * 2**formats.act_shift / scale - v_th) / v_th if v_th else 0.0
+    else:
+        vth, vth_err = formats.vth_max, 0.0  # beyond the calibrated range: the readout never spikes
+    lif = LIFInt(name=pop.name, size=pop.size, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
+    reference = float(vth * 2**formats.act_shift) if pop.spiking and vth else state_budget(formats)
+    facts = dict(
+        vth=vth, spiking=pop.spiking, weight_exp=weight_exp, bias_error=bias_error / reference,
+        weight_errors=tuple((r.name, r.rel_rms_error) for r in reports if r.name != axon[1]),
+        bias_timing_exact=timing_exact, clipped=clipped_w + bias_clipped, vth_rel_error=vth_err,
+        early_bias=lag * float(np.max(np.abs(bias_mant * 2.0**bias_exp), initial=0)) / reference,
+        reference="threshold" if pop.spiking and vth else "state range",
+    )  # fmt: skip
+    return _Layer(LayerNodes(lif, dense, axon_nodes, extra), reports, bias_clipped, vth_err, facts)
 
 
-def _quantize_bias(bias_int: np.ndarray, formats: NumberFormats) -> tuple[np.ndarray, int, int]:
-    low, high = formats.bias_mant_range
-    peak = float(np.max(np.abs(bias_int), initial=0))
-    exp = 0
-    while exp < formats.bias_exp_max and peak / 2**exp > high:
-        exp += 1
-    mant = np.round(bias_int / 2**exp)
-    clipped = int(np.count_nonzero((mant < low) | (mant > high)))
-    return np.clip(mant, low, high).astype(np.int64), exp, clipped
+def _warn_clipped(layer: _Layer, name: str, formats: NumberFormats) -> None:
+    bits = formats.weight_mant_bits
+    messages = [f"synapse {s.name!r}: {s.clipped} of {s.total} weights clipped to the {bits}-bit range"
+                for s in layer.synapses if s.clipped]  # fmt: skip
+    if layer.bias_clipped:
+        messages.append(
+            f"population {name!r}: {layer.bias_clipped} biases clipped to the {formats.bias_mant_bits}-bit mantissa"
+        )
+    for message in messages:
+        warnings.warn(message, SpikeportWarning, stacklevel=3)
 
 
 def quantize(
@@ -233,13 +197,17 @@ def quantize(
     metadata: dict | None = None,
     max_decay_groups: int = DEFAULT_MAX_GROUPS,
     attention: str = "node",
+    behaviour_search: bool = True,
+    calibration_label: str | None = None,
+    fine_weights: bool = False,
 ) -> tuple[DeployGraph, QuantizationReport]:
     """Quantize a parsed NIR network to a `DeployGraph` for a Loihi-class chip.
 
     Args:
         net: the float network (`spikeport.export.parse_nir`).
-        calibration_inputs: (samples, steps, n_in) inputs whose float run sets each population's range;
-            required for non-spiking populations (readouts), recommended for all.
+        calibration_inputs: (samples, steps, n_in) inputs whose float run sets each population's range and on
+            which each spiking population's scale is chosen by behaviour; required for non-spiking populations
+            (readouts), recommended for all.
         num_weight_bits: weight precision, 1..8 (the chip's num_weight_bits range).
         chip: the target chip (a `ChipId` value); its number formats set every range and are stored in the graph.
         metadata: extra JSON-serializable facts stored in the graph.
@@ -247,6 +215,11 @@ def quantize(
             split into (`spikeport.targets.decay_groups`).
         attention: "node": each spike-driven attention block becomes one `AttentionInt` (linear in tokens,
             `spikeport.targets.quantize_attention`); "unrolled": its standard NIR view, as LIF and Dense nodes.
+        behaviour_search: with calibration inputs, choose each spiking population's scale by its layer-alone spike
+            agreement with the float population (`spikeport.targets.scale_search`); False keeps the range rule.
+        calibration_label: what `calibration_inputs` are, for the report (default: their shape).
+        fine_weights: give every synapse with weight_exp > 0 a second Dense ("<synapse>_fine", exponent 0) holding
+            the rounding residual of its weights: weight_exp more bits of weight precision for twice the synapses.
 
     Returns:
         The deploy graph and the per-layer quantization report. Clipping emits a `SpikeportWarning`.
@@ -259,90 +232,72 @@ def quantize(
         check_spike_inputs(calibration_inputs, source="calibration inputs", n_in=net.input_size)
     calibration = simulate_float(net, calibration_inputs) if calibration_inputs is not None else None
     nodes = {net.input_name: SpikeInput(name=net.input_name, size=net.input_size)}
-    edges, syn_reports, pop_reports, scales, groupings = [], [], [], {}, {}
+    edges, syn_reports, pop_reports, scales, groupings, axons, fines = [], [], [], {}, {}, {}, {}
     from spikeport.targets.quantize_attention import lower_attention  # lazy: it uses this module's helpers
 
     lowered = lower_attention(net, calibration, num_weight_bits, formats, attention)
+    lags, source_name = bias_axon.population_lags(net), bias_axon.unique_name(net, bias_axon.BIAS_SOURCE)
+    float_spikes = {net.input_name: calibration_inputs, **{n: t.spikes for n, t in (calibration or {}).items()}}
     for name, pop in net.populations.items():
         if name in lowered.covered:
             continue
         incoming = [s for s in net.synapses if s.target == name]
         effective = [s.weight * pop.gain[:, None] for s in incoming]
-        grids = _grids([sign_mode(w) for w in effective], num_weight_bits, formats)
-        scale, weight_exp = _choose_scale(effective, grids, _float_range(pop, calibration), formats)
-        scales[name] = scale
-        denom = 2.0 ** (formats.act_shift + weight_exp) / scale  # float value of one mantissa unit
-        bias_float = pop.bias + sum(
-            (s.bias * pop.gain / pop.beta for s in incoming if s.bias is not None),
-            np.zeros(pop.size),
-        )
-        for syn, w_eff, grid in zip(incoming, effective, grids, strict=True):
-            mant, clipped = _quantize_weights(w_eff, grid, denom)
-            err = w_eff - mant * denom
-            rms = float(np.sqrt(np.mean(w_eff**2))) if w_eff.size else 0.0
-            chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
-            nodes[syn.name] = DenseInt(
-                name=syn.name,
-                weights=mant,
-                weight_exp=weight_exp,
-                num_weight_bits=num_weight_bits,
-                delays=chip_delays if chip_delays.any() else None,
-            )
-            undelayed = int(np.count_nonzero(syn.delay_steps == 0))
-            edges += [(syn.source, syn.name), (syn.name, syn.target)]
-            syn_reports.append(
-                SynapseQuantization(
-                    name=syn.name,
-                    target=name,
-                    weight_exp=weight_exp,
-                    num_weight_bits=num_weight_bits,
-                    sign_mode=grid.mode.value,
-                    max_abs_mantissa=int(np.max(np.abs(mant), initial=0)),
-                    clipped=clipped,
-                    total=int(mant.size),
-                    max_abs_error=float(np.max(np.abs(err), initial=0)),
-                    rel_rms_error=float(np.sqrt(np.mean(err**2)) / rms) if rms else 0.0,
-                    late_by_one_step=undelayed,
-                )
-            )
-            if clipped:
-                warnings.warn(
-                    f"synapse {syn.name!r}: {clipped} of {mant.size} weights clipped to the "
-                    f"{formats.weight_mant_bits}-bit range",
-                    SpikeportWarning,
-                    stacklevel=2,
-                )
+        grids_ = grids([sign_mode(w) for w in effective], num_weight_bits, formats)
+        scale, weight_exp = choose_scale(effective, grids_, float_range(pop, calibration), formats)
         du, dv, du_err, dv_err, grouping = _decays(pop, formats, max_decay_groups)
         groupings.update({name: grouping} if grouping else {})
-        bias_mant, bias_exp, bias_clipped = _quantize_bias(np.round(bias_float * scale), formats)
-        if bias_clipped:
-            warnings.warn(
-                f"population {name!r}: {bias_clipped} biases clipped to the "
-                f"{formats.bias_mant_bits}-bit mantissa range",
-                SpikeportWarning,
-                stacklevel=2,
-            )
-        if pop.spiking:
-            v_th = _constant(pop.v_th, name, "threshold")
-            vth = round(scale * v_th / 2**formats.act_shift)
-            if vth > formats.vth_max:
-                raise QuantizationRangeError(f"population {name!r}: vth {vth} exceeds {formats.vth_max}")
-            vth_err = abs(vth * 2**formats.act_shift / scale - v_th) / v_th if v_th else 0.0
-        else:
-            vth, vth_err = formats.vth_max, 0.0  # beyond the calibrated range: the readout never spikes
-        nodes[name] = LIFInt(name=name, size=pop.size, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
+        axon = (source_name, bias_axon.unique_name(net, f"{source_name}_{name}"))
+
+        fine = {s.name: bias_axon.unique_name(net, f"{s.name}_fine") for s in incoming} if fine_weights else None
+
+        def build(
+            s: float, e: int, lag: int, pop=pop, incoming=incoming, eff=effective, g=grids_, d=(du, dv), n=(axon, fine)
+        ):
+            return _build_layer(pop, incoming, eff, g, *d, s, e, lag, n[0], num_weight_bits, formats, n[1])
+
+        search = SearchResult(scale, weight_exp, None, None)
+        if behaviour_search and calibration is not None:
+            local_lag = int(any(np.all(s.delay_steps == 0) for s in incoming))
+            search = search_scale(
+                lambda s, e, b=build, lag=local_lag: b(s, e, lag).nodes,
+                scale, weight_exp, pop, incoming, float_spikes, calibration[name].spikes, formats,
+            )  # fmt: skip
+        scale = scales[name] = search.scale
+        layer = build(scale, weight_exp, lags[name])
+        _warn_clipped(layer, name, formats)
+        lif = layer.nodes.population
+        nodes.update({name: lif, **layer.nodes.synapses})
+        edges += [e for s in incoming for e in ((s.source, s.name), (s.name, name))]
+        for syn_name, node in layer.nodes.fine.items():
+            fines[node.name] = node
+            edges += [(next(s.source for s in incoming if s.name == syn_name), node.name), (node.name, name)]
+        if layer.nodes.axon is not None:
+            axons[layer.nodes.axon[1].name] = layer.nodes.axon[1]
+            edges += [(source_name, layer.nodes.axon[1].name), (layer.nodes.axon[1].name, name)]
+        syn_reports += layer.synapses
+        misaligned = sum(  # connections whose chip timing differs from the population's lag (agreement.step_shifts)
+            int(np.count_nonzero(lags.get(s.source, 0) + (s.delay_steps == 0) != lags[name]))
+            for s in incoming
+            if s.source != name
+        )
+        facts = LayerFacts(decay_u_error=du_err, decay_v_error=dv_err, misaligned=misaligned, **layer.facts)
         pop_reports.append(
             PopulationQuantization(
                 name=name,
                 kind=pop.kind,
                 scale=scale,
-                vth=vth,
+                vth=lif.vth,
                 decay_u_error=du_err,
                 decay_v_error=dv_err,
-                vth_rel_error=vth_err,
-                bias_clipped=bias_clipped,
+                vth_rel_error=layer.vth_err,
+                bias_clipped=layer.bias_clipped,
                 spiking=pop.spiking,
                 **({"du": du, "dv": dv} if grouping is None else group_fields(grouping)),
+                approximations=list_approximations(facts, formats.act_shift),
+                agreement_before=search.before,
+                agreement_after=search.after,
+                bias_axon=layer.nodes.axon[1].name if layer.nodes.axon is not None else None,
             )
         )
     nodes.update(lowered.nodes)
@@ -352,9 +307,15 @@ def quantize(
         agreement = grouping_agreement(net, groupings, calibration_inputs, formats)
         pop_reports = [replace(p, grouping_agreement=agreement.get(p.name)) for p in pop_reports]
     meta = {"dt": net.dt, "scales": {n: s for n, s in scales.items() if math.isfinite(s)}, **(metadata or {})}
-    # Populations first in network order, then synapses: the graph keeps insertion order for reports.
+    # Populations first in network order (then the bias axon), then synapses: the graph keeps insertion order.
     ordered = {net.input_name: nodes[net.input_name]}
     ordered.update({n: nodes[n] for n in net.populations if n in nodes})
-    ordered.update({s.name: nodes[s.name] for s in net.synapses if s.name in nodes} | lowered.connections)
+    ordered.update({source_name: bias_axon.bias_source(source_name)} if axons else {})
+    ordered.update(
+        {s.name: nodes[s.name] for s in net.synapses if s.name in nodes} | lowered.connections | fines | axons
+    )
     graph = DeployGraph(nodes=ordered, edges=tuple(edges), output=net.output, chip=chip, formats=formats, metadata=meta)
-    return graph, QuantizationReport(tuple(syn_reports), tuple(pop_reports))
+    if calibration_label is None:
+        shape = np.shape(calibration_inputs)
+        calibration_label = f"{shape[0]} samples x {shape[1]} steps" if calibration_inputs is not None else "none"
+    return graph, QuantizationReport(tuple(syn_reports), tuple(pop_reports), calibration_label)

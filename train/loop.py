@@ -8,6 +8,10 @@ Per epoch the loop draws `torch.randperm(n_samples)` from a private `torch.Gener
 draw per epoch, nothing else consumes it), splits it into consecutive batches of `batch_size` (the last may be
 smaller) and, per batch, calls `step(batch_indices)`, clears the gradients, back-propagates `BatchResult.loss` and
 takes one Adam step. Epoch loss and metric are the batch sums divided by `n_samples`.
+
+Inside `spikeport.train.distributed.data_parallel()` under torchrun, each rank steps on its shard of every batch
+(with `BatchResult.loss` the shard's mean, weighted by the shard's share of the batch), the gradients are summed
+over the ranks before the Adam step, and the epoch sums are summed over the ranks; only rank 0 shows progress.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
+
+from spikeport.train import distributed
 
 __all__ = ["BatchResult", "LoopHistory", "train_loop"]
 
@@ -88,22 +94,35 @@ def train_loop(
             f"got {n_samples}, {epochs}, {batch_size}, {lr}"
         )
     start = time.perf_counter()
+    parameters = list(parameters)
+    parallel = distributed.data_parallel_active()  # torchrun: shard batches, sum gradients over the ranks
+    if parallel:
+        distributed.broadcast_parameters(parameters)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(parameters, lr=lr)
     losses, metrics, sums = [], [], []
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+    shown = progress and distributed.is_main()
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not shown, leave=False)
     for _ in bar:
         order = torch.randperm(n_samples, generator=generator)
         total_loss, total_metric, extras = 0.0, 0.0, {}
         for batch in order.split(batch_size):
-            result = step(batch)
+            part = distributed.shard(batch) if parallel else batch
+            result = step(part) if len(part) else None  # a batch smaller than the group leaves some ranks idle
             optimiser.zero_grad()
-            result.loss.backward()
+            if result is not None:
+                (result.loss * (len(part) / len(batch)) if parallel else result.loss).backward()
+            if parallel:
+                distributed.all_reduce_gradients(parameters)
             optimiser.step()
+            if result is None:
+                continue
             total_loss += float(result.loss_sum)
             total_metric += float(result.metric_sum)
             for key, value in result.extras.items():
                 extras[key] = extras.get(key, 0.0) + float(value)
+        if parallel:
+            total_loss, total_metric, extras = distributed.sum_over_ranks(total_loss, total_metric, extras)
         losses.append(total_loss / n_samples)
         metrics.append(total_metric / n_samples)
         sums.append(extras)

@@ -54,7 +54,9 @@ def _regression_pair(pred: np.ndarray, target: np.ndarray, where: str) -> tuple[
 def r2_score(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Coefficient of determination per output: 1 - SS_res / SS_tot (1 is perfect, 0 is predicting the mean).
 
-    An output whose target is constant has SS_tot = 0; its R² is 1.0 if the prediction is exact, else 0.0.
+    An output whose target is constant has SS_tot = 0; its R² is 1.0 if the prediction is exact, else 0.0. A target
+    whose spread is only float rounding noise (SS_tot below 1e-12 of its sum of squares) counts as constant, so R²
+    does not explode to -1e29 on it.
 
     Args:
         pred, target: shape (samples, outputs).
@@ -67,7 +69,8 @@ def r2_score(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     ss_tot = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - ss_res / ss_tot
-    return np.where(ss_tot > 0, r2, np.where(ss_res == 0, 1.0, 0.0))
+    varies = ss_tot > 1e-12 * np.sum(target**2, axis=0)
+    return np.where(varies, r2, np.where(ss_res == 0, 1.0, 0.0))
 
 
 def pearson(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -26,8 +26,9 @@ def import_lava() -> None:
         ) from exc
 
 
-def run_lava(*args, **kwargs):
-    """Run a deploy graph on Lava; see `spikeport.simulators.lava.runner.run_lava`."""
+def run_lava(graph, inputs, *, progress: bool = False, config: str = "cpu", workers: int = 1, **kwargs):
+    """Run a deploy graph on Lava, on `workers` worker processes (1: in this process, the default); see
+    `spikeport.simulators.lava.runner.run_lava`."""
     from spikeport.simulators.lava.runner import run_lava as _run
 
-    return _run(*args, **kwargs)
+    return _run(graph, inputs, progress=progress, config=config, workers=workers, **kwargs)

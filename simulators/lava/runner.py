@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from spikeport.errors import SimulationError
+from spikeport.errors import SimulationError, SpikeportError
 from spikeport.ir import DeployGraph
 from spikeport.simulators import learning
 from spikeport.simulators.lava import import_lava
@@ -36,16 +37,33 @@ def _zero_states(network: LavaNetwork) -> None:
         proc.a_buff.set(np.zeros(proc.a_buff.shape, dtype=np.int32))
 
 
-def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False, config: str = "cpu") -> RunRecord:
+def run_lava(
+    graph: DeployGraph,
+    inputs: np.ndarray,
+    *,
+    progress: bool = False,
+    config: str = "cpu",
+    workers: int = 1,
+    on_sample: Callable[[], object] | None = None,
+) -> RunRecord:
     """Run every sample of `inputs` (samples, steps, n_in) on Lava `fixed_pt`; returns a `RunRecord`.
 
     `config` picks the run configuration (`configs.LAVA_CONFIGS`: "cpu", Lava's CPU `fixed_pt` models, or
-    "loihi2-hw", Loihi 2 hardware through Intel's lava-loihi). Raises `SimulationError` when Lava fails or one of
-    its processes dies, and `Interrupted` when SIGINT, SIGTERM or SIGHUP arrives (in the main thread); either way
-    no Lava process, shared memory or temporary file is left.
+    "loihi2-hw", Loihi 2 hardware through Intel's lava-loihi). `workers` > 1 splits the samples over that many
+    worker processes, one Lava runtime each, and merges their records in sample order (`shard.run_sharded`; the
+    same record as one runtime; plastic graphs are refused). `on_sample` is called after each sample (one runtime).
+    Raises `SimulationError` when Lava fails or one of its processes (or a worker) dies, and `Interrupted` when
+    SIGINT, SIGTERM or SIGHUP arrives (in the main thread); either way no Lava process, shared memory or temporary
+    file is left.
     """
     x = check_inputs(graph, inputs)
     learning.check_plastic(graph)
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise SpikeportError(f"--workers must be an integer >= 1 (worker processes for Lava), got {workers!r}")
+    if workers > 1 and len(x) > 1:
+        from spikeport.simulators.lava.shard import run_sharded
+
+        return run_sharded(graph, x, workers=int(workers), progress=progress, config=config)
     import_lava()
     from lava.magma.core.run_conditions import RunSteps
 
@@ -75,6 +93,8 @@ def run_lava(graph: DeployGraph, inputs: np.ndarray, *, progress: bool = False, 
                     network.source.run(condition=RunSteps(num_steps=chunk))
                     guard.check()
                     done += chunk
+                    if on_sample is not None and done % steps == 0:
+                        on_sample()
                     for name, weights in (read_weights(graph, network.synapses, done) if read else {}).items():
                         learned[name].append(weights)
                 where = "while stopping its runtime"

@@ -5,8 +5,8 @@ read; the values come from the `[formats]` section of the chip description (`tar
 `spikeport.targets.chip`). It lives at the bottom of the dependency rule so that the deploy graph and the
 simulators know a graph's formats without importing `targets`.
 
-It also owns the one definition of the Dense weight-mantissa grid (Lava 0.10.0 `PyDenseModelBitAcc`, measured in
-../shared/docs/loihi-fixed-point.md): the sign mode of a weight matrix, the clip and truncation Lava applies on the
+It also owns the one definition of the Dense weight-mantissa grid (Lava 0.10.0 `PyDenseModelBitAcc`, measured against
+Lava; docs/fixed-point.md): the sign mode of a weight matrix, the clip and truncation Lava applies on the
 first step (`effective_weights`), and the mantissas it keeps unchanged (`weight_grid`).
 """
 

@@ -29,7 +29,7 @@ import pytest
 from spikeport.cli import build_parser, main
 
 RUN_OPTIONS = ["--subjects", "2", "--trials-per-class", "4", "--steps", "8", "--hidden", "8", "--epochs", "1"]
-IMPORT_OPTIONS = ["--samples", "4", "--steps", "20", "--no-progress"]
+IMPORT_OPTIONS = ["--samples", "4", "--steps", "20"]  # import draws no progress bar (no --no-progress)
 IMPORT = " ".join(IMPORT_OPTIONS)
 
 
@@ -267,7 +267,12 @@ CASES = [
         2,
         "population 'readout' is non-spiking and stayed at 0 on every calibration input",
     ),
-    _case("import_calibration_option_named", "import {nir_good} --rate 0", 2, "`spikeport import --samples/--steps"),
+    _case(
+        "import_calibration_option_named",
+        "import {nir_good} --rate 0",
+        2,
+        "`spikeport import --calibration FILE.npy`, or `--samples/--steps/--rate`",
+    ),
     _case(
         "train_too_few_trials", "train --out {base}/few --trials-per-class 2 --no-progress", 2, "--trials-per-class 3"
     ),

@@ -133,7 +133,7 @@ def test_validate_prints_the_first_mismatch_and_exits_non_zero(tmp_path, monkeyp
     )
     path = save_deploy_graph(graph, tmp_path / "g.deploy.npz")
 
-    def disagreeing_lava(graph, inputs, progress=False):
+    def disagreeing_lava(graph, inputs, progress=False, workers=1):
         trace = run_reference(graph, inputs).populations["n"]
         v = trace.v.copy()
         v[0, 4, 0] += 1

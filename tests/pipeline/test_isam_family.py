@@ -63,6 +63,8 @@ def test_adapt_on_lava_learns_the_reference_memory(run, capsys):
     assert memory.shape == (2, 24) and memory.sum() > 0
     # the plastic rule learned exactly the Hebbian counts of the run's own latent spikes
     assert result["results"]["reference"]["memory_is_hebbian_counts"] is True
+    assert result["results"]["reference"]["saturated_memory_weights"] == 0
+    assert not any("SATURATED" in line for line in result["summary"])
     assert result["results"]["lava"]["memory"] == result["results"]["reference"]["memory"]
 
 

@@ -35,6 +35,14 @@ def test_regression_metrics_on_known_values():
         r2_score(target[:, :1], target)
 
 
+def test_r2_of_a_target_constant_up_to_rounding_noise_is_not_huge():
+    """A target whose only spread is float rounding (0.1 * 3 vs 0.3) counts as constant, not as SS_tot ~ 1e-32."""
+    target = np.array([[0.1 * 3], [0.3], [0.3], [0.1 * 3]])
+    assert np.sum((target - target.mean()) ** 2) > 0
+    assert r2_score(np.zeros_like(target), target).tolist() == [0.0]
+    assert r2_score(target.copy(), target).tolist() == [1.0]
+
+
 def test_classification_metrics():
     assert task_metrics(TaskKind.CLASSIFICATION, np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])) == {"accuracy": 0.75}
     assert chance_level(np.array([0, 1, 1, 1])) == 0.75

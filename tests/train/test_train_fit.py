@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -97,18 +95,16 @@ def test_fit_rejects_mismatched_inputs() -> None:
 def test_default_pipeline_learns_the_synthetic_task(ds: EEGDataset) -> None:
     """Default encoder, model and `fit` settings: measured test accuracy 0.85 (seed 0, 80 test trials).
 
-    Seeds 1-3 measured 0.80-0.875; the threshold leaves room for platform differences. Takes ~10 s.
+    Seeds 1-3 measured 0.80-0.875; the threshold leaves room for platform differences. Takes ~10 s; its
+    speed is never asserted here (shared machines): benchmarks/ measure speed.
     """
-    start = time.perf_counter()
     train, test = split_trials(ds, seed=0)
     encoder = BandPowerSpikeEncoder().fit(ds.subset(train))
     x_train, x_test = encoder.encode(ds.subset(train)), encoder.encode(ds.subset(test))
     model = SpikingDecoder(DecoderConfig(n_inputs=encoder.n_inputs), seed=0)
     history = fit(model, x_train, ds.labels[train], seed=0, progress=False)
     test_acc = accuracy(predict(model, x_test), ds.labels[test])
-    elapsed = time.perf_counter() - start
 
     assert test_acc > 0.72, f"test accuracy {test_acc:.3f}"
     assert history.loss[-1] < 0.8 * history.loss[0]
     assert 0.01 < history.hidden_rate[-1] < 0.3  # hidden layer sparse but active after training
-    assert elapsed < 60, f"default training took {elapsed:.0f} s"

@@ -22,7 +22,24 @@ from spikeport.ir.formats import DEFAULT_CHIP
 from spikeport.train.models.readout import Readout
 from spikeport.train.tasks import TaskKind
 
-__all__ = ["ModelFamily", "RunConfig", "TaskData", "TrainResult"]
+__all__ = ["DATA_FIELDS", "OPTION_OF_FIELD", "SYNTHETIC_FIELDS", "ModelFamily", "RunConfig", "TaskData", "TrainResult"]
+
+DATA_FIELDS = frozenset(
+    {"n_subjects", "trials_per_class", "num_steps", "data_path", "subject_ids", "data_files", "events"}
+)
+"""RunConfig fields that only some data sources read (`ModelFamily.data_fields` says which)."""
+SYNTHETIC_FIELDS = frozenset({"n_subjects", "trials_per_class", "num_steps"})
+"""The data fields a family's built-in synthetic data reads."""
+OPTION_OF_FIELD = {
+    "n_subjects": "--subjects",
+    "subject_ids": "--subjects",
+    "trials_per_class": "--trials-per-class",
+    "num_steps": "--steps",
+    "data_path": "--data-path",
+    "data_files": "--files",
+    "events": "--events",
+}
+"""The `spikeport train`/`demo` option that sets each data field (for error messages)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,13 @@ class ModelFamily:
     evaluate: Callable[[Path, Mapping[str, Any], bool], Mapping[str, Any]] | None = None
     """(run_dir, options, progress) -> result with "summary" lines: the family's evaluation protocol with its
     baselines on the same splits (`spikeport evaluate RUN`). None: not supported."""
+    data_fields: Mapping[str, frozenset[str]] = field(default_factory=lambda: {"synthetic": SYNTHETIC_FIELDS})
+    """For each data source, the `DATA_FIELDS` its data builder reads; `run_config` refuses a value given for any
+    other, so `spikeport train` never silently ignores an option (e.g. --files with synthetic data)."""
+    adapt_options: frozenset[str] = frozenset()
+    """Options of `spikeport adapt` (parsed names, e.g. "shots") that `adapt` reads; the CLI refuses the others."""
+    evaluate_options: frozenset[str] = frozenset()
+    """Options of `spikeport evaluate` that `evaluate` reads; the CLI refuses the others."""
 
     def __post_init__(self) -> None:
         known = {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
@@ -154,7 +178,15 @@ class ModelFamily:
             )
         if not self.data_sources:
             raise ModelFamilyError(f"model family {self.name!r}: data_sources is empty; list at least 'synthetic'")
+        if set(self.data_fields) != set(self.data_sources) or any(f - DATA_FIELDS for f in self.data_fields.values()):
+            raise ModelFamilyError(
+                f"model family {self.name!r}: data_fields must name each of data_sources {self.data_sources} with a "
+                f"subset of {sorted(DATA_FIELDS)}"
+            )
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+        object.__setattr__(
+            self, "data_fields", MappingProxyType({k: frozenset(v) for k, v in self.data_fields.items()})
+        )
 
     def run_config(self, **overrides: Any) -> RunConfig:
         """RunConfig defaults, then this family's defaults, then `overrides` (None values are ignored)."""
@@ -167,7 +199,29 @@ class ModelFamily:
             )
         if config.data != "synthetic" and config.data_path is None and not config.data_files:
             raise ModelFamilyError(f"--data {config.data} reads recordings: give their folder with --data-path DIR")
+        reads = self.data_fields[config.data]
+        unused = sorted({OPTION_OF_FIELD[k] for k in given if k in DATA_FIELDS and k not in reads})
+        if unused:
+            options = ", ".join(sorted({OPTION_OF_FIELD[k] for k in reads})) or "none"
+            raise ModelFamilyError(
+                f"{unused[0]} is not used by model family {self.name!r} with --data {config.data} (its data options: "
+                f"{options}); omit {' and '.join(unused)}"
+            )
         return config
+
+    def refuse_unused(self, command: str, given: Mapping[str, Any]) -> None:
+        """Raise ModelFamilyError naming the first option given to `spikeport adapt`/`evaluate` (`command`) that this
+        family's hook does not read; `given` maps parsed option names to values (None/False: not given)."""
+        reads = self.adapt_options if command == "adapt" else self.evaluate_options
+        unused = sorted(k for k, v in given.items() if v is not None and v is not False and k not in reads)
+        if unused:
+            flag, value = "--" + unused[0].replace("_", "-"), given[unused[0]]
+            shown = f"{flag} {' '.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+            uses = ", ".join("--" + k.replace("_", "-") for k in sorted(reads)) or "none"
+            raise ModelFamilyError(
+                f"{flag if value is True else shown} is not used by `spikeport {command}` for model family "
+                f"{self.name!r} (its options: {uses}); omit {flag}"
+            )
 
     def load_model(self, config: Mapping[str, Any], state_dict: Mapping[str, Any]):
         """Rebuild a trained model from what `model.pt` stores, in eval mode."""

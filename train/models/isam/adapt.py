@@ -71,6 +71,7 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
             "memory": a.memory.tolist(),
             "epochs": len(a.per_epoch),
             "memory_is_hebbian_counts": a.matches_hebbian,
+            "saturated_memory_weights": a.saturated,
             "readout_mantissas": a.mantissas.tolist(),
         }
     agreement = {}
@@ -100,6 +101,13 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
         f"accuracy on its other {len(test_idx)} trials:",
         *(f"  {name:<9} {r['accuracy']:.3f}" for name, r in results.items()),
     ]
+    for name, a in adaptations.items():
+        if a.saturated:
+            lines.append(
+                f"  SATURATED ({name}): {a.saturated} of {a.memory.size} memory weights hit the plastic weight limit "
+                f"{int(a.memory.max())} (Hebbian counts up to {a.peak_count}); fewer --shots or shorter trials keep "
+                "the memory exact"
+            )
     if agreement:
         lines.append(
             f"  reference vs lava: memory weights {'equal' if agreement['memory_equal'] else 'DIFFER'} after every "

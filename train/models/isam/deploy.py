@@ -115,6 +115,11 @@ class ChipAdaptation:
     matches_hebbian: bool
     """The learned memory equals onehot(y).T @ (latent spike counts of the shots) of the same run, computed on
     the host from the recorded spikes: the plastic rule is the Hebbian rule."""
+    saturated: int
+    """How many memory weights differ from those Hebbian counts: the chip's plastic weight limit clipped them
+    (too many shots or too many steps per trial for the weight bits)."""
+    peak_count: int
+    """The largest Hebbian count, for the saturation message."""
     learn_s: float
     """Seconds to run the shots and learn."""
     recall_s: float
@@ -174,14 +179,23 @@ def chip_adapt(
     memory, per_epoch = adaptation.final[name].astype(np.int64), adaptation.per_epoch[name].astype(np.int64)
     latent = adaptation.record.populations[_latent_name(graph)].spikes.astype(np.int64)
     onehot = np.eye(n_classes, dtype=np.int64)[np.asarray(y_shots)]
-    hebbian = bool(np.array_equal(memory, onehot.T @ latent.sum(axis=1)))
+    counts = onehot.T @ latent.sum(axis=1)
+    saturated = int(np.count_nonzero(counts != memory))
     mantissas = learned_mantissas(memory, graph)
     adapted = with_readout(graph, mantissas)
     learned = time.perf_counter()
     recall = _run(adapted, x_test, backend, progress)
     predictions = readout_of(adapted.metadata).apply(recall, adapted.output, readout_scale(adapted))
     return ChipAdaptation(
-        memory, per_epoch, mantissas, predictions, hebbian, learned - start, time.perf_counter() - learned
+        memory,
+        per_epoch,
+        mantissas,
+        predictions,
+        saturated == 0,
+        saturated,
+        int(counts.max(initial=0)),
+        learned - start,
+        time.perf_counter() - learned,
     )
 
 

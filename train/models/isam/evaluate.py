@@ -161,6 +161,27 @@ def _fold_model(run, left_out: int, progress: bool):
     return model, graph
 
 
+def _loso_rows(run, net, shots, seed, backends, raw, progress) -> list[dict] | None:
+    """Every leave-one-subject-out fold's rows, in subject order. Under torchrun rank r runs folds r, r + N, ...
+    (each fold is seeded on its own, so it gives the same rows on any rank) and rank 0 gathers them all
+    (`gather_object`); the other ranks get None."""
+    from spikeport.train import distributed
+
+    subjects, shown = list(run.training_subjects), progress and distributed.is_main()
+    own = {}
+    for i in distributed.my_items(len(subjects)):
+        subject = subjects[i]
+        model, fold_graph = _fold_model(run, subject, shown)
+        x, y = run.trials(subject)
+        eegnet = (net, tuple(s for s in subjects if s != subject))
+        own[i] = _adapt_rows(run, model, fold_graph, subject, x, y, shots, seed, backends, raw, shown, eegnet)
+    gathered = distributed.gather_to_main(own)
+    if gathered is None:
+        return None
+    folds = {i: rows for part in gathered for i, rows in part.items()}
+    return [row for i in range(len(subjects)) for row in folds[i]]
+
+
 def _training_epochs(run) -> int | None:
     """Stage-1 epochs of the run (training.json), so a LOSO fold trains like the run did."""
     import json
@@ -182,7 +203,12 @@ def _summaries(rows: list[dict]) -> list[dict]:
 
 
 def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict:
-    """Run the protocol; write evaluation.json and the plots; returns the result with "summary" lines."""
+    """Run the protocol; write evaluation.json and the plots; returns the result with "summary" lines.
+
+    Under torchrun (docs/scaling.md) the loso folds are shared across the ranks and gathered on rank 0, which
+    writes; the other ranks return no rows and no summary.
+    """
+    from spikeport.train import distributed
     from spikeport.train.models.isam.plots import write_plots
     from spikeport.train.models.isam.runs import load_run
 
@@ -190,6 +216,8 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     protocol = options.get("protocol") or ("few-shot" if run.heldout_subjects else "loso")
     if protocol not in ("few-shot", "within", "loso"):
         raise InputDataError(f"--protocol {protocol}: isam-mtl evaluates few-shot, within or loso")
+    if not distributed.is_main() and (protocol != "loso" or options.get("streaming")):
+        return {"rows": [], "summary": []}  # under torchrun only the loso folds are shared; rank 0 runs the rest
     if options.get("streaming"):
         from spikeport.train.models.isam.streaming import evaluate_streaming
 
@@ -232,11 +260,9 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
                     }
                 )
     else:
-        for subject in run.training_subjects:
-            model, fold_graph = _fold_model(run, subject, progress)
-            x, y = run.trials(subject)
-            eegnet = (net, tuple(s for s in run.training_subjects if s != subject))
-            rows += _adapt_rows(run, model, fold_graph, subject, x, y, shots, seed, backends, raw, progress, eegnet)
+        rows = _loso_rows(run, net, shots, seed, backends, raw, progress)
+        if rows is None:
+            return {"rows": [], "summary": []}  # a rank other than 0 under torchrun: its folds went to rank 0
     summaries = _summaries(rows)
     result = {
         "data": run.label,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spikeport.train.models.family import ModelFamily, RunConfig, TaskData, TrainResult
+from spikeport.train.models.family import SYNTHETIC_FIELDS, ModelFamily, RunConfig, TaskData, TrainResult
 from spikeport.train.models.isam.config import IsamConfig
 from spikeport.train.models.readout import Readout
 from spikeport.train.tasks import TaskKind
@@ -76,7 +76,21 @@ def _adapt(run_dir, options, progress):
 
 
 def _evaluate(run_dir, options, progress):
+    from spikeport.errors import ModelFamilyError
     from spikeport.train.models.isam.evaluate import evaluate_run
+
+    # options that only some protocols read: refused where they would be ignored
+    if options.get("streaming"):
+        unused = [k for k in ("protocol", "shots", "seed") if options.get(k) is not None]
+        if unused:
+            raise ModelFamilyError(f"--{unused[0]} does not apply with --streaming (isam-mtl); omit --{unused[0]}")
+    if options.get("protocol") == "within":
+        unused = [k for k in ("shots", "seed") if options.get(k) is not None]
+        if unused:
+            raise ModelFamilyError(
+                f"--{unused[0]} does not apply to --protocol within (isam-mtl trains on each subject's own "
+                f"trials); use --protocol few-shot or loso, or omit --{unused[0]}"
+            )
 
     return evaluate_run(run_dir, options, progress)
 
@@ -95,7 +109,15 @@ ISAM_MTL = ModelFamily(
     to_nir=_to_nir,
     defaults={"n_subjects": 6, "trials_per_class": 40, "num_steps": 32, "n_hidden": 24, "finetune_epochs": 0},
     data_sources=("synthetic", "eegmmidb", "mne", "bciiv2a"),
+    data_fields={
+        "synthetic": SYNTHETIC_FIELDS,
+        "eegmmidb": frozenset({"data_path", "subject_ids"}),
+        "mne": frozenset({"data_files", "events", "subject_ids"}),
+        "bciiv2a": frozenset({"data_path", "subject_ids"}),
+    },
     adapt=_adapt,
     evaluate=_evaluate,
+    adapt_options=frozenset({"data_path", "subject", "shots", "backend", "seed"}),
+    evaluate_options=frozenset({"protocol", "shots", "data_path", "streaming", "backends", "seed"}),
 )
 """The ISAM-MTL family (integer fine-tuning off by default: it would train the Hebbian memory by gradient)."""

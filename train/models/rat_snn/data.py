@@ -32,7 +32,8 @@ __all__ = [
 
 BIN_S = 0.02
 """Time bin, seconds (NeuroBench's primate-reaching task also bins spikes for its decoders)."""
-MAX_TRAIN, MAX_TEST = 6000, 24
+MAX_TRAIN, MAX_TEST = 20000, 24
+"""At most this many training windows (the default SYNTHETIC run has about 17300) and test windows in data.npz."""
 SESSIONS_PER_SUBJECT = 3
 """Synthetic sessions per subject: pretraining goes session -> subject -> all subjects over them."""
 HELDOUT_TRIALS = 90

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spikeport.train.models.family import ModelFamily, RunConfig, TaskData, TrainResult
+from spikeport.train.models.family import SYNTHETIC_FIELDS, ModelFamily, RunConfig, TaskData, TrainResult
 from spikeport.train.models.rat_snn.config import RatSnnConfig
 from spikeport.train.models.rat_snn.data import BIN_S, MAX_TEST, MAX_TRAIN, make_reaching_data
 from spikeport.train.models.readout import Readout
@@ -79,14 +79,20 @@ RAT_SNN = ModelFamily(
     to_nir=_to_nir,
     defaults={
         "n_subjects": 1,
-        "trials_per_class": 24,
+        "trials_per_class": 80,
         "test_fraction": 0.2,
         "num_steps": 10,
         "n_hidden": 64,
         "finetune_epochs": 0,
     },
     data_sources=("synthetic", "trialdata", "neurobench", "nwb"),
+    data_fields={
+        "synthetic": SYNTHETIC_FIELDS,
+        **dict.fromkeys(("trialdata", "neurobench", "nwb"), frozenset({"data_path", "data_files", "num_steps"})),
+    },
     adapt=_adapt,
     evaluate=_evaluate,
+    adapt_options=frozenset({"data_path", "minutes", "seed"}),
+    evaluate_options=frozenset({"protocol", "data_path", "backends", "seed"}),
 )
 """Registered in `spikeport.train.models.registry`; tests/pipeline/test_rat_snn_family.py runs it end to end."""
