@@ -64,6 +64,29 @@ def _add_strict(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_distill(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--distill",
+        type=POSITIVE,
+        default=None,
+        metavar="EPOCHS",
+        help="then fine-tune the integer weights without labels for EPOCHS >= 1 passes, so every layer's spikes "
+        "follow the float graph's on the calibration inputs (bit-exact on Lava by construction; docs/fidelity.md)",
+    )
+
+
+def _add_min_agreement(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-agreement",
+        type=real(0.0, 100.0, low_open=True),
+        default=None,
+        metavar="PERCENT",
+        help="fidelity verdict: exit 1 when a tested layer agrees with the float graph on fewer than PERCENT %% of "
+        "spikes (readouts: of argmax samples, or R² x 100 for regression), in (0, 100]; also the flag threshold "
+        "(default: flag below 95, exit code unaffected; docs/fidelity.md)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="spikeport",
@@ -141,14 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=SEED, default=None, help="seed of the fine-tuning batch order, 0..2**32-1 (default 0)"
     )
-    p.add_argument(
-        "--distill",
-        type=POSITIVE,
-        default=None,
-        metavar="EPOCHS",
-        help="then fine-tune the integer weights without labels for EPOCHS >= 1 passes, so every layer's spikes "
-        "follow the float graph's on the calibration inputs (bit-exact on Lava by construction; docs/fidelity.md)",
-    )
+    _add_distill(p)
     p = add(
         "simulate",
         "Run the deploy graph on the integer reference or on Lava fixed_pt and record every step.",
@@ -216,15 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Lava worker processes, >= 1: the samples are split among them (default %(default)s; docs/scaling.md)",
     )
     _add_strict(p)
-    p.add_argument(
-        "--min-agreement",
-        type=real(0.0, 100.0, low_open=True),
-        default=None,
-        metavar="PERCENT",
-        help="fidelity verdict: exit 1 when a tested layer agrees with the float graph on fewer than PERCENT %% of "
-        "spikes (readouts: of argmax samples, or R² x 100 for regression), in (0, 100]; also the flag threshold "
-        "(default: flag below 95, exit code unaffected; docs/fidelity.md)",
-    )
+    _add_min_agreement(p)
     add_user_arrays(p, "compare on them instead of the test split or random spikes (--samples takes the first N)")
     add_reset(p)
     p = add(
@@ -270,23 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=PROBABILITY, default=None, help="random input spike probability, 0..1 (default 0.2)")
     p.add_argument("--seed", type=SEED, default=None, help="seed of the random calibration inputs (default 0)")
     add_user_arrays(p, "check float vs integer agreement on them (default: the calibration inputs)", labels=False)
-    p.add_argument(
-        "--min-agreement",
-        type=real(0.0, 100.0, low_open=True),
-        default=None,
-        metavar="PERCENT",
-        help="fidelity verdict: exit 1 when a tested layer agrees with the float graph on fewer than PERCENT %% of "
-        "spikes (readouts: of argmax samples, or R² x 100 for regression), in (0, 100]; also the flag threshold "
-        "(default: flag below 95, exit code unaffected; docs/fidelity.md)",
-    )
-    p.add_argument(
-        "--distill",
-        type=POSITIVE,
-        default=None,
-        metavar="EPOCHS",
-        help="then fine-tune the integer weights without labels for EPOCHS >= 1 passes, so every layer's spikes "
-        "follow the float graph's on the calibration inputs (bit-exact on Lava by construction; docs/fidelity.md)",
-    )
+    _add_min_agreement(p)
+    _add_distill(p)
     add_reset(p)
     p = add(
         "report",

@@ -158,13 +158,21 @@ def deployment_blocks(
     return blocks, _summary(spec, mapping, counts, report, rows, latency[spec.label])
 
 
+def _limits_by_source(limits: dict) -> list[str]:
+    """The per-core limits, grouped so that each source is cited once: "a 1 u, b 2 u [published: source]"."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key, figure in limits.items():
+        groups.setdefault((figure.basis, figure.source), []).append(f"{key} {figure.value} {figure.unit}")
+    return [f"{', '.join(items)} [{basis}: {source}]" for (basis, source), items in groups.items()]
+
+
 def _summary(spec: ChipSpec, mapping, counts, report, rows: list[dict], latency: dict) -> list[str]:
     lim = mapping.limits
     lines = [
         f"Mapping on {spec.name} ({spec.label}): {mapping.cores_used} cores, {mapping.chips_used} chip(s); "
         + ", ".join(f"{la.name} {la.cores} core(s) ({la.bound})" for la in mapping.layers)
         + "; limits per core: "
-        + ", ".join(f"{k} {v.value} {v.unit} [{v.basis}: {v.source}]" for k, v in lim.items()),
+        + "; ".join(_limits_by_source(lim)),
         f"Counts per inference ({counts.steps} steps): spikes x fan-out {counts.total('synops_fan_out'):.6g}, "
         f"NeuroBench effective ACs {counts.total('effective_acs'):.6g} / MACs {counts.total('effective_macs'):.6g} "
         f"/ dense {counts.total('dense'):.6g}, rate x FLOPs SOPs {counts.total('rate_flops_sops'):.6g} "
