@@ -30,6 +30,10 @@ from spikeport.files import atomic_write
 DISCRETIZATION = "forward Euler, input held over the step: the current is updated first, v integrates the new current"
 METADATA_KEY = "spikeport"  # JSON string of spikeport's own facts about a graph (format, class names, readout)
 EXPORT_FORMAT = 1
+DEFLATE_MAX_RATIO = 1032
+"""The most deflate (gzip, which `nir.write` uses) can expand its input: 258-byte matches coded in 2 bits give
+1032:1 (RFC 1951, section 3.2.5). A dataset that declares more bytes than this times the file's size cannot be
+stored in it, so its header is damaged; h5py would try to read it anyway and fill memory."""
 
 
 def float64_array(t) -> np.ndarray:
@@ -146,6 +150,7 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     if not path.is_file():
         problem = "is a directory" if path.is_dir() else "does not exist"
         raise IRValidationError(f"NIR file {str(path)!r} {problem}")
+    _check_declared_sizes(path)
     try:
         return nir.read(str(path))
     except ValueError as exc:
@@ -167,6 +172,33 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     except (OSError, KeyError, TypeError, AttributeError, RuntimeError) as exc:  # h5py: RuntimeError if damaged
         hint = "not an HDF5 file or truncated" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({hint})") from exc
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse, before reading any array, a file whose datasets declare more bytes than it can hold (a damaged
+    header), which would otherwise make h5py allocate gigabytes and appear to hang."""
+    import h5py
+
+    limit = DEFLATE_MAX_RATIO * path.stat().st_size + 2**20
+    declared: list[tuple[str, int]] = []
+
+    def visit(name: str, item: object) -> None:
+        if isinstance(item, h5py.Dataset):
+            declared.append((name, int(item.size) * item.dtype.itemsize))
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:  # h5py on files that are not HDF5
+        hint = "not an HDF5 file or truncated" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        raise IRValidationError(f"{str(path)!r} is not a readable NIR graph ({hint})") from exc
+    total = sum(size for _, size in declared)
+    if total > limit:
+        name, size = max(declared, key=lambda entry: entry[1])
+        raise IRValidationError(
+            f"{str(path)!r} is not a readable NIR graph (damaged: its datasets declare {total} bytes, more than a "
+            f"{path.stat().st_size}-byte file can hold; the largest is {name!r} with {size} bytes)"
+        )
 
 
 def _read_unchecked(path: Path, checked_error: Exception) -> nir.NIRGraph:

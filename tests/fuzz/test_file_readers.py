@@ -231,3 +231,20 @@ def test_a_damaged_artifact_never_passes_the_manifest(tmp_path: Path, run_dir: P
 
     few = settings(FUZZ, max_examples=20)
     _fuzz_reader(tmp_path, original, read, unchanged, names=name, settings_=few)
+
+
+def test_a_nir_file_declaring_more_data_than_it_holds_is_refused_before_reading(tmp_path: Path) -> None:
+    """A damaged header can declare a dataset of gigabytes in a file of kilobytes; h5py would allocate it all (a
+    fuzz run once hung there). `read_nir` refuses it from the declared sizes, naming the dataset."""
+    import h5py
+
+    from helpers.nir_graphs import two_layer_graph
+    from spikeport.errors import IRValidationError
+    from spikeport.export import read_nir, write_nir
+
+    path = write_nir(two_layer_graph(np.random.default_rng(0), n_in=6, hidden=5, n_out=2), tmp_path / "g.nir")
+    with h5py.File(path, "a") as handle:  # chunked and never written: 8 GB declared, a few bytes stored
+        handle.create_dataset("node/huge", shape=(2**30,), dtype="f8", chunks=(2**16,), compression="gzip")
+    assert path.stat().st_size < 2**20
+    with pytest.raises(IRValidationError, match=r"damaged: its datasets declare \d+ bytes.*'node/huge'"):
+        read_nir(path)
