@@ -12,8 +12,9 @@ import sys
 import pytest
 from doc_scripts import ROOT
 
-# Paths that exist only on the machines spikeport was developed on; the docs must stand alone.
-OUTSIDE = re.compile(r"\.\./shared|/work/|/tmp/|/home/|/root/")
+# The project's data folder beside the repository (../shared) or an absolute file-system path (not a URL's path): such a
+# file exists only on the machine the text was written on; the docs must stand alone.
+OUTSIDE = re.compile(r"\.\./shared\b|(?<![\w:/.~-])/(?:[a-z]+)/[\w.-]+/")
 
 
 def _hook(relative: str):

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from helpers.graphs import two_layer
+from helpers.procfs import proc_stat
 from helpers.random_plastic import random_plastic_case
 from spikeport.cli import main
 from spikeport.errors import MissingDependencyError, SpikeportError
@@ -34,12 +35,7 @@ def _inputs(samples: int, steps: int, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((samples, steps, 4)) < 0.3).astype(np.int64)
 
 
-def _stat(pid: int) -> list[str] | None:
-    """/proc/PID/stat after the command name: state, ppid, pgrp, session, ...; None once it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
+_stat = proc_stat
 
 
 def _in_session(sid: int) -> dict[int, list[str]]:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from helpers.graphs import one_layer
+from helpers.procfs import proc_stat
 from spikeport.ir import save_deploy_graph
 
 pytestmark = pytest.mark.lava
@@ -53,12 +54,7 @@ os.register_at_fork(
 """
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: state, ppid, pgid, ...; None if it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
+_stat = proc_stat
 
 
 def _processes_in_group(pgid: int) -> dict[int, list[str]]:
