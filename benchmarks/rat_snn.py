@@ -1,8 +1,8 @@
 """RAT-SNN timings on SYNTHETIC reaching: training, adaptation, and per-step latency of the deployed model.
 
 Runs the pipeline in a run directory (`--out`, default a temporary one): `spikeport train --model rat-snn` (timed),
-export, quantize, then adapt (`adapt_run`, what `spikeport adapt RUN --minutes M` calls; it returns the fine-tuning
-and ridge times). The deployed graph then runs `--windows` held-out test windows on the integer reference and on
+export, quantize, then adapt (`adapt_run`, what `spikeport adapt RUN --minutes M` calls; it returns the readout
+refit and ridge times). The deployed graph then runs `--windows` held-out test windows on the integer reference and on
 Lava `fixed_pt` (one Lava run per window, as `spikeport simulate` does); per-step latency = wall time / (windows x
 steps), Lava's including its per-run start-up and tear-down (it is reported separately from a one-window run). Ridge
 is timed on the same training split for comparison. Everything is wall-clock on this machine's CPU.
@@ -46,7 +46,7 @@ def run(out: Path, windows: int, minutes: float, epochs: int | None) -> dict:
     start = time.perf_counter()
     adaptation = adapt_run(out, {"minutes": minutes}, False)
     facts["adapt_call_s"] = time.perf_counter() - start
-    facts["adapt_finetune_s"] = adaptation["timings_s"]["finetune_s"]
+    facts["adapt_readout_fit_s"] = adaptation["timings_s"]["readout_fit_s"]
     facts["adapt_ridge_s"] = adaptation["timings_s"]["ridge_s"]
     facts["adapt_r2"] = {k: v["r2_mean"] for k, v in adaptation["results"].items()}
     facts["adapt_snn_at_least_ridge"] = adaptation["snn_at_least_ridge"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from spikeport.errors import InputDataError
 
-__all__ = ["check_spike_inputs", "check_targets", "check_task_data", "task_info"]
+__all__ = ["check_payloads", "check_spike_inputs", "check_targets", "check_task_data", "max_payload", "task_info"]
 
 TASK_KEYS = ("x_train", "y_train", "x_test", "y_test", "info")
 """The arrays every `data.npz` holds."""
@@ -61,6 +61,27 @@ def check_spike_inputs(
         if np.any(array != np.round(array)):
             raise _fail(source, field, "contains fractional values", fix)
     return array
+
+
+def max_payload(message_bits: int) -> int:
+    """The largest unsigned payload of a spike with `message_bits` bits (1 for a binary spike, bits 0)."""
+    return 2**message_bits - 1 if message_bits > 0 else 1
+
+
+def check_payloads(inputs: np.ndarray, message_bits: int, source: str, field: str = "inputs") -> None:
+    """Graded inputs (`message_bits` > 0) must be whole payloads in 0..2**message_bits - 1; binary ones are not checked
+    here (the simulators refuse values other than 0/1 for a binary input).
+
+    Raises:
+        InputDataError: naming `source`, the field, the offending value and the payload range.
+    """
+    if message_bits <= 0 or not np.size(inputs):
+        return
+    low, high, top = float(np.min(inputs)), float(np.max(inputs)), max_payload(message_bits)
+    if low < 0 or high > top:
+        bad = low if low < 0 else high
+        raise _fail(source, field, f"holds {bad:g}, outside the graded payload range 0..{top} "
+                    f"({message_bits} message bits)", "clip the counts or give more message bits")
 
 
 def check_targets(targets, *, source: str, field: str, samples: int, info: Mapping) -> np.ndarray:

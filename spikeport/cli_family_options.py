@@ -95,7 +95,7 @@ def add_adapt(add) -> None:
     p = add(
         "adapt",
         "Adapt a trained run to a new subject or session from a few of its trials (its family's adaptation step: "
-        "few-shot Hebbian memory for isam-mtl, fine-tuning on the first minutes for rat-snn), then score it on "
+        "few-shot Hebbian memory for isam-mtl, a readout refit on the first minutes for rat-snn), then score it on "
         "the rest.",
     )
     p.add_argument("run_dir", type=path, help="run directory written by `spikeport train`")
@@ -103,7 +103,7 @@ def add_adapt(add) -> None:
     p.add_argument("--subject", type=POSITIVE, default=None, help="subject number to adapt to, >= 1")
     p.add_argument("--shots", type=POSITIVE, default=None, help="trials per class to learn from, >= 1 (default 5)")
     p.add_argument(
-        "--minutes", type=POSITIVE_SECONDS, default=None, help="minutes of the new session to fine-tune on, > 0"
+        "--minutes", type=POSITIVE_SECONDS, default=None, help="minutes of the new session to adapt on, > 0"
     )
     p.add_argument(
         "--backend",

@@ -219,6 +219,7 @@ def stage_quantize(
         num_weight_bits=num_weight_bits,
         chip=chip,
         metadata={**names, "model": family.name, "task": family.task.value, "readout": family.readout.value},
+        input_message_bits=int(info.get("input_message_bits", 0)),  # graded inputs (e.g. rat-snn's spike counts)
     )
     details = report.to_dict()
     if distill_epochs:

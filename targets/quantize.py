@@ -26,15 +26,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from spikeport.checks import check_spike_inputs
+from spikeport.checks import check_payloads, check_spike_inputs
 from spikeport.errors import QuantizationRangeError, SpikeportWarning
 from spikeport.export import ParsedNetwork, Population, simulate_float
 from spikeport.ir import DenseInt, DeployGraph, LIFInt, SpikeInput
 from spikeport.ir.formats import DEFAULT_CHIP, NumberFormats, sign_mode
+from spikeport.ir.nodes import MAX_MESSAGE_BITS
 from spikeport.targets import bias_axon
 from spikeport.targets.approximations import LayerFacts, list_approximations
 from spikeport.targets.chip import load_chip
@@ -116,8 +118,12 @@ def _synapse_report(name: str, target: str, w_eff, mant, denom, exp, bits, grid,
 def _build_layer(
     pop: Population, incoming: list, effective: list, grids_: list, du, dv, scale: float, weight_exp: int, lag: int,
     axon: tuple[str, str], bits: int, formats: NumberFormats, fine: dict[str, str] | None = None,
+    message_bits: Mapping[str, int] | None = None,
 ) -> _Layer:  # fmt: skip
     """The population's DenseInts, bias axon and LIFInt at scale S and weight_exp (the module docstring's rules).
+
+    `message_bits` (source name -> bits): synapses from a source that sends graded payloads (the graph's input with
+    `quantize(input_message_bits=)`) read them as Lava's graded `Dense` (`num_message_bits`).
 
     `fine` (synapse name -> node name): each synapse with weight_exp > 0 also gets a second Dense of exponent 0 that
     carries the rounding residual of the first, so that the summed weights have weight_exp more bits.
@@ -128,15 +134,18 @@ def _build_layer(
         mant, clipped = _quantize_weights(w_eff, grid, denom)
         chip_delays = np.maximum(syn.delay_steps - 1, 0)  # Loihi's Dense itself delays by one step
         delays = chip_delays if chip_delays.any() else None
+        graded = (message_bits or {}).get(syn.source, 0)
         dense[syn.name] = DenseInt(
-            name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=bits, delays=delays
+            name=syn.name, weights=mant, weight_exp=weight_exp, num_weight_bits=bits, delays=delays,
+            num_message_bits=graded,
         )
         residual = w_eff - mant * denom
         if fine is not None and weight_exp > 0:  # |residual| <= 2**weight_exp units of 2**6: fits the mantissa
             unit = 2.0**formats.act_shift / scale
             low, _ = _quantize_weights(residual, formats.weight_grid(sign_mode(residual), bits), unit)
             if np.any(low):
-                extra[syn.name] = DenseInt(name=fine[syn.name], weights=low, num_weight_bits=bits, delays=delays)
+                extra[syn.name] = DenseInt(name=fine[syn.name], weights=low, num_weight_bits=bits, delays=delays,
+                                           num_message_bits=graded)
                 mant, denom_used = mant * 2**weight_exp + low, unit
         late = int(np.count_nonzero(syn.delay_steps == 0))
         used = denom_used if syn.name in extra else denom
@@ -200,6 +209,7 @@ def quantize(
     behaviour_search: bool = True,
     calibration_label: str | None = None,
     fine_weights: bool = False,
+    input_message_bits: int = 0,
 ) -> tuple[DeployGraph, QuantizationReport]:
     """Quantize a parsed NIR network to a `DeployGraph` for a Loihi-class chip.
 
@@ -220,6 +230,9 @@ def quantize(
         calibration_label: what `calibration_inputs` are, for the report (default: their shape).
         fine_weights: give every synapse with weight_exp > 0 a second Dense ("<synapse>_fine", exponent 0) holding
             the rounding residual of its weights: weight_exp more bits of weight precision for twice the synapses.
+        input_message_bits: 0: the input sends binary spikes; k > 0: graded spikes whose payloads are integers in
+            0..2**k - 1 (e.g. spike counts per time bin, Loihi 2's graded spikes); the synapses reading the input
+            multiply by the payload, so the op counter reports them as MACs (the encoding layer).
 
     Returns:
         The deploy graph and the per-layer quantization report. Clipping emits a `SpikeportWarning`.
@@ -228,10 +241,14 @@ def quantize(
     low_bits, high_bits = formats.num_weight_bits_range
     if not low_bits <= num_weight_bits <= high_bits:
         raise QuantizationRangeError(f"num_weight_bits must be in {low_bits}..{high_bits}, got {num_weight_bits}")
+    if not 0 <= input_message_bits <= MAX_MESSAGE_BITS:
+        raise QuantizationRangeError(f"input_message_bits must be in 0..{MAX_MESSAGE_BITS}, got {input_message_bits}")
     if calibration_inputs is not None:
         check_spike_inputs(calibration_inputs, source="calibration inputs", n_in=net.input_size)
+        check_payloads(calibration_inputs, input_message_bits, "calibration inputs")
     calibration = simulate_float(net, calibration_inputs) if calibration_inputs is not None else None
-    nodes = {net.input_name: SpikeInput(name=net.input_name, size=net.input_size)}
+    source = SpikeInput(name=net.input_name, size=net.input_size, num_message_bits=input_message_bits)
+    nodes, message_bits = {net.input_name: source}, {net.input_name: input_message_bits}
     edges, syn_reports, pop_reports, scales, groupings, axons, fines = [], [], [], {}, {}, {}, {}
     from spikeport.targets.quantize_attention import lower_attention  # lazy: it uses this module's helpers
 
@@ -254,7 +271,8 @@ def quantize(
         def build(
             s: float, e: int, lag: int, pop=pop, incoming=incoming, eff=effective, g=grids_, d=(du, dv), n=(axon, fine)
         ):
-            return _build_layer(pop, incoming, eff, g, *d, s, e, lag, n[0], num_weight_bits, formats, n[1])
+            return _build_layer(pop, incoming, eff, g, *d, s, e, lag, n[0], num_weight_bits, formats, n[1],
+                                message_bits)
 
         search = SearchResult(scale, weight_exp, None, None)
         if behaviour_search and calibration is not None:

@@ -150,10 +150,12 @@ def _layer_agreement(
     inputs = np.concatenate([sources[s] for s in order], axis=2).astype(np.int64)
     taken = {pop.name, *nodes.synapses, *(n.name for n in (*(nodes.axon or ()), *nodes.fine.values()))}
     feed = next(f"search_input{'_' * i}" for i in range(len(taken) + 1) if f"search_input{'_' * i}" not in taken)
-    graph_nodes: dict[str, Node] = {feed: SpikeInput(name=feed, size=int(offsets[-1])), pop.name: pop}
-    edges = []
     pieces = [(s, nodes.synapses[s.name]) for s in incoming] + [(s, nodes.fine[s.name]) for s in incoming
                                                                   if s.name in nodes.fine]  # fmt: skip
+    graded = max((d.num_message_bits for _, d in pieces), default=0)  # graded payloads pass; binary Dense reads != 0
+    graph_nodes: dict[str, Node] = {feed: SpikeInput(name=feed, size=int(offsets[-1]), num_message_bits=graded),
+                                    pop.name: pop}  # fmt: skip
+    edges = []
     for syn, dense in pieces:
         if syn.source == pop.name:  # recurrence runs closed-loop, as on the chip
             graph_nodes[dense.name] = dense

@@ -44,7 +44,8 @@ def spikeport_cli(*args: str) -> str:
 #
 # `spikeport.train` writes a run directory (`data.npz`, `model.pt`, `training.json`, and with `export=True`, the
 # default, `model.nir`); the command line equivalent is `spikeport train --model rat-snn --out RUN` followed by
-# `spikeport export RUN`. Windows of 10 bins of 20 ms; the target is the velocity at the window's last bin.
+# `spikeport export RUN`. Windows of 10 bins of 20 ms; the target is the velocity at the window's last bin. Each
+# unit's spike count in a bin enters the network as a graded spike (0..15, Loihi 2's graded payloads).
 
 # %%
 # The run directory goes to runs/tutorials/ (or $SPIKEPORT_TUTORIAL_OUT), to be inspected afterwards.

@@ -20,6 +20,10 @@ from spikeport.ir.kinds import Role
 
 NODE_TYPES: dict[str, type[Node]] = {}
 
+MAX_MESSAGE_BITS = 24
+"""Largest graded-spike payload, bits: Lava's `Dense(num_message_bits=)` range, Loihi 2's 24-bit graded spikes
+(Intel, "Taking Neuromorphic Computing to the Next Level with Loihi 2", technology brief, 2021)."""
+
 
 def register_node(cls: type[Node]) -> type[Node]:
     """Class decorator: make a node type known under its stable `kind` string.
@@ -141,6 +145,7 @@ class SpikeInput(Node):
         _coerce_ints(self, "size", "num_message_bits")
         if self.size <= 0:
             raise IRValidationError(f"node {self.name!r}: size must be positive, got {self.size}")
+        _check_range(self.name, "num_message_bits", self.num_message_bits, 0, MAX_MESSAGE_BITS)
 
     @property
     def out_size(self) -> int:
@@ -180,7 +185,7 @@ class DenseInt(Node):
                     f"node {self.name!r}: delays shape {self.delays.shape} differs from weights "
                     f"shape {self.weights.shape}"
                 )
-        _check_range(self.name, "num_message_bits", self.num_message_bits, 0, 24)
+        _check_range(self.name, "num_message_bits", self.num_message_bits, 0, MAX_MESSAGE_BITS)
         self.check_formats(LOIHI_FORMATS)
 
     def check_formats(self, formats: NumberFormats) -> None:

@@ -28,7 +28,8 @@ def test_data_model_and_nir_export() -> None:
     data = family.make_data(cfg)
     assert data.info["synthetic"] is True and data.info["output_names"] == ["vel_x", "vel_y"]
     assert data.x_train.shape[1:] == data.x_test.shape[1:] == (6, 24) and data.y_train.shape[1] == 2
-    assert set(np.unique(data.x_train)) <= {0, 1} and 0 < len(data.y_test) <= 24
+    top = 2 ** data.info["input_message_bits"] - 1  # graded spikes: counts per bin, clipped to the payload
+    assert data.x_train.max() > 1 and set(np.unique(data.x_train)) <= set(range(top + 1)) and 0 < len(data.y_test) <= 24
     assert np.std(data.y_train) == pytest.approx(1.0)  # velocity in units of its training std
     model = family.build_model(family.make_config(cfg, data), 0)
     out = model(torch.as_tensor(data.x_test[:3]))
@@ -37,6 +38,8 @@ def test_data_model_and_nir_export() -> None:
     encoder = net.populations["encoder"]
     assert np.unique(encoder.alpha).size == cfg.n_hidden  # one learned membrane time constant per neuron
     assert net.output == "readout" and not net.populations["readout"].spiking
+    into_readout = {s.source for s in net.synapses if s.target == "readout"}
+    assert into_readout == {"attention.attn", "encoder", net.input_name}  # fc_out, fc_skip and the counts' fc_direct
 
 
 @pytest.mark.lava

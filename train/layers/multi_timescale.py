@@ -108,6 +108,23 @@ class MultiTimescaleLIF(nn.Module):
         """Membrane time constants in seconds, (size,), within `tau_mem_range_s`."""
         return self._tau(self.raw_tau_mem, self.config.tau_mem_range_s)
 
+    def set_time_constants(self, neuron: int, tau_syn_s: float, tau_mem_s: float) -> None:
+        """Set one neuron's time constants (seconds, within the ranges; the ends map just inside them).
+
+        Raises:
+            IRValidationError: the neuron index or a time constant is out of range.
+        """
+        cfg = self.config
+        if not 0 <= neuron < cfg.size:
+            raise IRValidationError(f"MultiTimescaleLIF.set_time_constants: neuron {neuron} not in 0..{cfg.size - 1}")
+        for name, tau, (low, high) in (("tau_syn_s", tau_syn_s, cfg.tau_syn_range_s),
+                                       ("tau_mem_s", tau_mem_s, cfg.tau_mem_range_s)):  # fmt: skip
+            if not low * (1 - 1e-9) <= tau <= high * (1 + 1e-9):
+                raise IRValidationError(f"MultiTimescaleLIF.set_time_constants: {name} {tau:g} outside {(low, high)}")
+        with torch.no_grad():
+            self.raw_tau_syn[neuron] = float(_to_raw(np.array([tau_syn_s]), *cfg.tau_syn_range_s)[0])
+            self.raw_tau_mem[neuron] = float(_to_raw(np.array([tau_mem_s]), *cfg.tau_mem_range_s)[0])
+
     def forward(self, x: Tensor) -> Tensor:
         """Spikes (or, non-spiking, membrane voltages) of shape (T, batch, size) for input currents (T, batch, size)."""
         from norse.torch.functional.leaky_integrator import LIParameters, LIState, li_feed_forward_step

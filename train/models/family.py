@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from spikeport.errors import ModelFamilyError
+from spikeport.errors import CorruptFileError, ModelFamilyError
 from spikeport.ir.formats import DEFAULT_CHIP
 from spikeport.train.models.readout import Readout
 from spikeport.train.tasks import TaskKind
@@ -226,5 +226,12 @@ class ModelFamily:
     def load_model(self, config: Mapping[str, Any], state_dict: Mapping[str, Any]):
         """Rebuild a trained model from what `model.pt` stores, in eval mode."""
         model = self.build_model(self.config_type(**config), 0)
-        model.load_state_dict(state_dict)
+        try:
+            model.load_state_dict(state_dict)
+        except RuntimeError as exc:  # missing, unexpected or resized weights: another version of the model
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise CorruptFileError(
+                f"model.pt does not match the {self.name} model of this spikeport ({first}); it was written by another "
+                "version: re-run `spikeport train`"
+            ) from None
         return model.eval()

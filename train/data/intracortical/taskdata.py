@@ -1,10 +1,10 @@
 """Windows of binned sessions as the arrays of a spikeport regression run (`TaskData`).
 
 A sample is the causal window of `steps` bins ending at bin t (features) and the velocity of bin t (target).
-Spiking models get binary input: counts clipped to 1 (`binary=True`), i.e. "at least one spike in the bin",
-which is exact when bins are short enough (at 4 ms, a unit above ~50 Hz loses spikes that share a bin; the
-fraction of clipped counts is reported in `info["clipped_fraction"]`). Baselines (ridge, GRU) use the raw counts
-(`Windows.x`).
+Spiking models get counts clipped to `max_count`: 1 gives binary spikes, "at least one spike in the bin", which is
+exact when bins are short enough (at 4 ms, a unit above ~50 Hz loses spikes that share a bin); a larger
+`max_count` gives graded spikes (a payload per bin, Loihi 2). The fraction of clipped counts is reported in
+`info["clipped_fraction"]`. Baselines (ridge, GRU) use the raw counts (`Windows.x`).
 """
 
 from __future__ import annotations
@@ -70,22 +70,25 @@ def concat_windows(parts: Sequence[Windows]) -> Windows:
                      ("x", "y", "session", "subject", "trial", "bin")))
 
 
-def to_task_data(train: Windows, test: Windows, *, sessions: Sequence[BinnedSession], binary: bool = True,
+def to_task_data(train: Windows, test: Windows, *, sessions: Sequence[BinnedSession], max_count: int = 1,
                  description: str = ""):
-    """A regression `TaskData`: x (samples, steps, units) uint8 0/1 spikes (or counts), y (samples, 2) velocity.
+    """A regression `TaskData`: x (samples, steps, units) uint8 counts clipped to `max_count` (1: 0/1 spikes; at most
+    255), y (samples, 2) velocity.
 
     `info` holds output_names ["vel_x", "vel_y"], step_seconds, source, synthetic, session and subject names,
     input_names and the fraction of clipped counts; `extra` the session, subject, trial and bin of each sample.
     """
     from spikeport.train.models.family import TaskData
 
+    if not 1 <= max_count <= np.iinfo(np.uint8).max:
+        raise ValueError(f"to_task_data: max_count must be in 1..255, got {max_count}")
     first = sessions[0]
     total = max(train.x.size + test.x.size, 1)
-    clipped = (np.count_nonzero(train.x > 1) + np.count_nonzero(test.x > 1)) / total
+    clipped = (np.count_nonzero(train.x > max_count) + np.count_nonzero(test.x > max_count)) / total
     nonzero = (np.count_nonzero(train.x) + np.count_nonzero(test.x)) / total
 
     def encode(x: np.ndarray) -> np.ndarray:
-        return np.minimum(x, 1).astype(np.uint8) if binary else x
+        return np.minimum(x, max_count).astype(np.uint8)
 
     info = {
         "source": first.recording.source,
@@ -94,7 +97,8 @@ def to_task_data(train: Windows, test: Windows, *, sessions: Sequence[BinnedSess
         "input_names": list(first.recording.unit_names),
         "output_names": list(OUTPUT_NAMES),
         "step_seconds": first.bin_s,
-        "binary_inputs": binary,
+        "binary_inputs": max_count == 1,
+        "max_count": max_count,
         "clipped_fraction": float(clipped),
         "input_spike_fraction": float(nonzero),
         "session_names": [s.recording.session for s in sessions],

@@ -1,7 +1,8 @@
 """`spikeport adapt RUN --minutes M [--data-path P]`: fast adaptation of a trained RAT-SNN to an unseen session.
 
-The pretrained model is fine-tuned (every weight and time constant, `ADAPT_EPOCHS` epochs, `fit.finetune`) on the
-windows of the trials that end within the first M minutes of a new session (`split_first_minutes`), deployed
+The pretrained model's readout is refitted in closed form (weights and time constants of the integrators, by ridge
+regression on the readout's filtered presynaptic signals, `readout_fit.fit_readout`) on the windows of the trials
+that end within the first M minutes of a new session (`split_first_minutes`), deployed
 (quantized, calibrated on those windows, `deploy.py`) and scored on the session's later trials: the float model
 before adaptation (zero-shot) and after, the integer reference on every evaluation window, and Lava `fixed_pt` on
 `LAVA_WINDOWS` of them spread evenly (one Lava run per window; its predictions must equal the reference's exactly, and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,10 @@ import numpy as np
 from spikeport.errors import InputDataError
 from spikeport.files import write_json
 
-__all__ = ["ADAPTATION_FILE", "ADAPT_EPOCHS", "DEFAULT_MINUTES", "LAVA_WINDOWS", "adapt_run", "adapt_windows"]
+__all__ = ["ADAPTATION_FILE", "DEFAULT_MINUTES", "LAVA_WINDOWS", "adapt_run", "adapt_windows"]
 
 ADAPTATION_FILE = "adaptation.json"
 DEFAULT_MINUTES = 1.0
-ADAPT_EPOCHS = 16
-"""Fine-tuning epochs on the new session's first minutes."""
-ADAPT_LR = 1e-2
-"""Adam learning rate of the fine-tuning (half the pretraining's: 2e-2 gave 0.566 instead of 0.582 mean R² on the
-SYNTHETIC held-out session at the defaults)."""
 LAVA_WINDOWS = 24
 """Evaluation windows run on Lava (each window is one Lava run of `steps` steps, about 1 s on a CPU)."""
 CALIBRATION_WINDOWS = 1000
@@ -70,7 +67,7 @@ def _check_options(options: Mapping[str, Any]) -> float:
     minutes = options.get("minutes")
     minutes = DEFAULT_MINUTES if minutes is None else float(minutes)
     if not minutes > 0:
-        raise InputDataError(f"--minutes {minutes:g}: give the minutes of the new session to fine-tune on, > 0")
+        raise InputDataError(f"--minutes {minutes:g}: give the minutes of the new session to adapt on, > 0")
     return minutes
 
 
@@ -78,23 +75,29 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
     """Adapt a trained rat-snn run to a new session; returns the result with its "summary" lines."""
     from spikeport.train.baselines.ridge import train_ridge
     from spikeport.train.data.intracortical import bin_recording
-    from spikeport.train.models.rat_snn.data import binary, new_session, thin
+    from spikeport.train.models.rat_snn.data import network_inputs, new_session, thin
     from spikeport.train.models.rat_snn.deploy import deploy, run_backend
-    from spikeport.train.models.rat_snn.fit import finetune, predict
+    from spikeport.train.models.rat_snn.fit import predict
+    from spikeport.train.models.rat_snn.readout_fit import MIN_WINDOWS, fit_readout
     from spikeport.train.models.rat_snn.runs import load_run
 
     minutes = _check_options(options)
     run = load_run(Path(run_dir))
-    seed, info = int(options.get("seed") or 0), run.info
+    info = run.info
     recording = new_session(info, options.get("data_path"))
     session = bin_recording(recording, float(info["bin_s"]))
     adapt_w, eval_w = adapt_windows(session, minutes, int(info["steps"]))
-    x_adapt, x_eval = binary(adapt_w.x), binary(eval_w.x)
+    x_adapt, x_eval = network_inputs(adapt_w.x, info), network_inputs(eval_w.x, info)
+    if len(x_adapt) < MIN_WINDOWS:
+        raise InputDataError(f"--minutes {minutes:g}: they hold {len(x_adapt)} windows; the readout refit needs at "
+                             f"least {MIN_WINDOWS}, give more minutes")
     y_adapt, y_eval = adapt_w.y / run.y_scale, eval_w.y / run.y_scale
 
     results: dict[str, Any] = {"float_before": scores(predict(run.model, x_eval), y_eval)}
     model = copy.deepcopy(run.model)
-    history = finetune(model, x_adapt, y_adapt, epochs=ADAPT_EPOCHS, seed=seed, lr=ADAPT_LR, progress=progress)
+    start = time.perf_counter()
+    refit = fit_readout(model, x_adapt, y_adapt)
+    refit_s = time.perf_counter() - start
     results["float"] = scores(predict(model, x_eval), y_eval)
     start = time.perf_counter()
     graph, _ = deploy(model, x_adapt[thin(len(x_adapt), CALIBRATION_WINDOWS)], info)
@@ -111,7 +114,7 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
     ridge = train_ridge(adapt_w.x, y_adapt, eval_w.x, y_eval)
     ridge_s = time.perf_counter() - start
     results["ridge"] = {**scores(ridge.pred, y_eval), "alpha": ridge.details.get("alpha")}
-    timings = {"finetune_s": history.wall_time_s, "deploy_s": deploy_s, "reference_s": reference.seconds,
+    timings = {"readout_fit_s": refit_s, "deploy_s": deploy_s, "reference_s": reference.seconds,
                "lava_s": lava.seconds, "ridge_s": ridge_s}
     result = {
         "data": run.label,
@@ -119,12 +122,12 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
         "subject": recording.subject,
         "description": recording.description,
         "minutes": minutes,
-        "seed": seed,
         "n_adapt": len(x_adapt),
         "n_evaluate": len(x_eval),
-        "adaptation": f"float fine-tuning of all weights and time constants, {ADAPT_EPOCHS} epochs, then quantized "
+        "adaptation": "readout refitted by ridge regression (weights, time constants and penalty chosen on the last "
+                      "20% of the adaptation windows), encoder and attention as pretrained; then quantized "
                       "(calibrated on the adaptation windows; no integer fine-tuning)",
-        "finetune_loss": list(history.loss),
+        "readout_fit": asdict(refit),
         "results": results,
         "reference_vs_lava": {"windows": n, "predictions_equal": equal},
         "snn_at_least_ridge": results["reference"]["r2_mean"] >= results["ridge"]["r2_mean"],
@@ -138,7 +141,7 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
         f"  deployed SNN R² {'>=' if result['snn_at_least_ridge'] else '<'} ridge R² on the same minutes",
     ]
     path = write_json(Path(run_dir) / ADAPTATION_FILE, {**result, "summary": lines})
-    lines.append(f"  times: fine-tuning {history.wall_time_s:.1f} s, ridge {ridge_s:.2f} s (not written: wall clock)")
+    lines.append(f"  times: readout refit {refit_s:.1f} s, ridge {ridge_s:.2f} s (not written: wall clock)")
     lines.append(f"wrote {path}")
     if not equal:
         from spikeport.errors import SpikeportError

@@ -1,6 +1,6 @@
 """Deploying a RAT-SNN model in code (what `spikeport export` + `quantize` do for a run directory) and running it.
 
-`adapt` deploys the fine-tuned model without writing a run directory's files: the model is written as NIR
+`adapt` deploys the adapted model without writing a run directory's files: the model is written as NIR
 (`export_nir.rat_snn_to_nir`), parsed, quantized with calibration windows (the same call and metadata as the
 pipeline's quantize stage; no integer fine-tuning, the family's default `finetune_epochs` 0), and run on the integer
 reference and on Lava `fixed_pt`. Predictions come from the graph's readout (`Readout.LAST_V`: the integer voltage
@@ -36,6 +36,7 @@ def deploy(model, calibration: np.ndarray, info: Mapping[str, Any], *, chip: str
         chip=chip or DEFAULT_CHIP,
         metadata={"output_names": list(info.get("output_names", ("vel_x", "vel_y"))), "model": "rat-snn",
                   "task": "regression", "readout": Readout.LAST_V.value},
+        input_message_bits=int(info.get("input_message_bits", 0)),
     )
     return graph, report.to_dict()
 

@@ -92,7 +92,7 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     """Evaluate a trained, quantized rat-snn run; returns the result with its "summary" lines."""
     from spikeport.train.baselines.gru import train_gru
     from spikeport.train.baselines.ridge import train_ridge
-    from spikeport.train.models.rat_snn.data import binary, reload_split, thin
+    from spikeport.train.models.rat_snn.data import network_inputs, reload_split, thin
     from spikeport.train.models.rat_snn.deploy import run_backend
     from spikeport.train.models.rat_snn.fit import predict
     from spikeport.train.models.rat_snn.plots import write_plots
@@ -105,7 +105,7 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     backends = tuple(options.get("backends") or ("float", "reference", "lava"))
     graph = run.deploy_graph()
     split = reload_split(info, options.get("data_path"))
-    x_test, y = binary(split.test.x), split.test.y / run.y_scale
+    x_test, y = network_inputs(split.test.x, run.info), split.test.y / run.y_scale
     x_train, y_train = split.train.x, split.train.y / run.y_scale
     stored = {w.tobytes() for w in run.data["x_test"]}
     if not stored <= {w.tobytes() for w in x_test}:

@@ -4,6 +4,7 @@
       -> fc_tok (Linear) -> fc_tok_delay -> tokens (CubaLIF) -> attention (block, `attention_to_nir`)
       -> fc_out (Linear) -> fc_out_delay -> readout (CubaLI, per-output taus) -> output
     encoder -> fc_skip (Linear) -> fc_skip_delay -> readout      (the residual path)
+    input -> fc_direct (Linear) -> fc_direct_delay -> readout    (the counts' linear path)
 
 Each Delay is one step (Loihi's Dense); neurons follow `spikeport.export.nir_io` (norse LIFCell as CubaLIF with
 w_in = tau_syn / dt). The quantizer groups the encoder by decay (one LIF process per group) and lowers the block
@@ -49,9 +50,11 @@ def rat_snn_to_nir(model, info: Mapping[str, Any]) -> nir.NIRGraph:
         "output": nir.Output(output_type={"output": np.array([c.n_outputs])}),
     }
     chain = list(nodes)
-    nodes["fc_skip"] = nir.Linear(weight=float64_array(model.fc_skip.weight))
-    nodes["fc_skip_delay"] = delay(c.n_outputs)
-    skip = [("encoder", "fc_skip"), ("fc_skip", "fc_skip_delay"), ("fc_skip_delay", "readout")]
+    skip = []
+    for name, source in (("fc_skip", "encoder"), ("fc_direct", "input")):
+        nodes[name] = nir.Linear(weight=float64_array(getattr(model, name).weight))
+        nodes[f"{name}_delay"] = delay(c.n_outputs)
+        skip += [(source, name), (name, f"{name}_delay"), (f"{name}_delay", "readout")]
     facts = {
         "format": EXPORT_FORMAT,
         "readout": "last_v",

@@ -1,4 +1,4 @@
-"""Training of the RAT-SNN decoder: stepwise pretraining across sessions, then subjects; fine-tuning; prediction.
+"""Training of the RAT-SNN decoder: stepwise pretraining across sessions, then subjects; prediction.
 
 Loss: mean squared error of the standardized velocity (targets are divided by the training std, `data.py`).
 
@@ -7,7 +7,7 @@ all sessions of that subject, then every subject's sessions; stages whose sample
 dropped, so a single-session run trains in one stage. Each stage continues from the weights of the previous one
 with a fresh Adam state; the epochs are shared out evenly, earlier stages getting the remainder, and a stage's
 samples are a superset of the previous stage's (curriculum: one session's tuning first, then what survives drift
-between sessions, then subject differences). Adaptation (`finetune`) then starts from the pretrained weights.
+between sessions, then subject differences). Adaptation (`readout_fit.py`) then refits the readout.
 
 Determinism: seeded batch order (`train_loop`), `torch.manual_seed` inside `torch.random.fork_rng`, deterministic
 kernels, all restored afterwards.
@@ -25,7 +25,7 @@ import torch
 
 from spikeport.train.loop import BatchResult, train_loop
 
-__all__ = ["BATCH_SIZE", "DEFAULT_EPOCHS", "LR", "FitHistory", "finetune", "fit", "predict", "pretraining_stages"]
+__all__ = ["BATCH_SIZE", "DEFAULT_EPOCHS", "LR", "FitHistory", "fit", "predict", "pretraining_stages"]
 
 DEFAULT_EPOCHS = 12
 """Pretraining epochs, shared by the stages (12 over the default 80 trials per session: 24 epochs over 24 trials
@@ -121,18 +121,6 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, sessions: np.ndarray | None = No
             losses += loss
             facts.append({"stage": name, "samples": len(idx), "epochs": n_epochs})
     return FitHistory(loss=tuple(losses), stages=tuple(facts), wall_time_s=time.perf_counter() - start)
-
-
-def finetune(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int = 0, lr: float = LR,
-             progress: bool = True) -> FitHistory:
-    """Fine-tune every weight and time constant of `model` in place on one new session's windows (adaptation)."""
-    start = time.perf_counter()
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
-    with deterministic(seed):
-        loss, _ = _train(model, xt, yt, epochs=epochs, seed=seed, lr=lr, progress=progress, desc="adapt")
-    facts = ({"stage": "adaptation", "samples": len(y), "epochs": epochs},)
-    return FitHistory(loss=loss, stages=facts, wall_time_s=time.perf_counter() - start)
 
 
 def predict(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
