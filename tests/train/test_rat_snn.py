@@ -138,6 +138,16 @@ def test_acceptance_adapted_snn_at_least_ridge_on_heldout_session(tmp_path, caps
     assert result["results"]["reference"]["r2_mean"] >= result["results"]["ridge"]["r2_mean"]
 
 
+def test_counts_clipped_to_the_graded_range_are_reported() -> None:
+    info = {"input_message_bits": 4}
+    counts = np.array([[[3, 16], [20, 0]]])
+    np.testing.assert_array_equal(rat_data.network_inputs(counts, info), [[[3, 15], [15, 0]]])
+    assert rat_data.clipped_counts(counts, info) == [
+        "  SATURATED: 2 spike counts above 15 per bin clipped to 15 (the graded input's range)"
+    ]
+    assert rat_data.clipped_counts(np.minimum(counts, 15), info) == []
+
+
 def test_last_v_readout_takes_the_last_step_in_float_units() -> None:
     from spikeport.train.models import Readout, readout_of
     from spikeport.train.tasks import TaskKind

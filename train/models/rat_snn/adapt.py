@@ -75,7 +75,7 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
     """Adapt a trained rat-snn run to a new session; returns the result with its "summary" lines."""
     from spikeport.train.baselines.ridge import train_ridge
     from spikeport.train.data.intracortical import bin_recording
-    from spikeport.train.models.rat_snn.data import network_inputs, new_session, thin
+    from spikeport.train.models.rat_snn.data import clipped_counts, network_inputs, new_session, thin
     from spikeport.train.models.rat_snn.deploy import deploy, run_backend
     from spikeport.train.models.rat_snn.fit import predict
     from spikeport.train.models.rat_snn.readout_fit import MIN_WINDOWS, fit_readout
@@ -139,6 +139,7 @@ def adapt_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> dict
           + (f" ({r['windows']} windows)" if "windows" in r else "") for name, r in results.items()),
         f"  reference vs lava on {n} windows: predictions " + ("IDENTICAL" if equal else "DIFFER"),
         f"  deployed SNN R² {'>=' if result['snn_at_least_ridge'] else '<'} ridge R² on the same minutes",
+        *clipped_counts(np.concatenate([adapt_w.x, eval_w.x]), info),
     ]
     path = write_json(Path(run_dir) / ADAPTATION_FILE, {**result, "summary": lines})
     lines.append(f"  times: readout refit {refit_s:.1f} s, ridge {ridge_s:.2f} s (not written: wall clock)")

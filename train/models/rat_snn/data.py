@@ -27,7 +27,7 @@ from spikeport.train.models.family import RunConfig, TaskData
 
 __all__ = [
     "BIN_S", "HELDOUT_TRIALS", "INPUT_MESSAGE_BITS", "MAX_TEST", "MAX_TRAIN", "SESSIONS_PER_SUBJECT", "bin_width",
-    "make_reaching_data", "network_inputs", "new_session", "reload_split", "thin",
+    "clipped_counts", "make_reaching_data", "network_inputs", "new_session", "reload_split", "thin",
 ]  # fmt: skip
 
 BIN_S = 0.02
@@ -60,6 +60,15 @@ def network_inputs(counts: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
     from spikeport.checks import max_payload
 
     return np.minimum(counts, max_payload(int(info.get("input_message_bits", 0)))).astype(np.uint8)
+
+
+def clipped_counts(counts: np.ndarray, info: Mapping[str, Any]) -> list[str]:
+    """The line reporting counts that `network_inputs` clips to the graded payload's range (a saturation), or none."""
+    from spikeport.checks import max_payload
+
+    top = max_payload(int(info.get("input_message_bits", 0)))
+    n = int(np.count_nonzero(np.asarray(counts) > top))
+    return [f"  SATURATED: {n} spike counts above {top} per bin clipped to {top} (the graded input's range)"][:n]
 
 
 def thin(n: int, limit: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     """Evaluate a trained, quantized rat-snn run; returns the result with its "summary" lines."""
     from spikeport.train.baselines.gru import train_gru
     from spikeport.train.baselines.ridge import train_ridge
-    from spikeport.train.models.rat_snn.data import network_inputs, reload_split, thin
+    from spikeport.train.models.rat_snn.data import clipped_counts, network_inputs, reload_split, thin
     from spikeport.train.models.rat_snn.deploy import run_backend
     from spikeport.train.models.rat_snn.fit import predict
     from spikeport.train.models.rat_snn.plots import write_plots
@@ -155,7 +155,8 @@ def evaluate_run(run_dir: Path, options: Mapping[str, Any], progress: bool) -> d
     }  # fmt: skip
     lines = [f"rat-snn evaluation ({label} data; {result['split']}; {len(y)} test windows of {steps} bins):",
              header, *table, "R² (mean) per test session:", *per_session,
-             f"SNN effective MACs after the encoding layer: {costs['macs_after_encoding_layer']:.0f}"]
+             f"SNN effective MACs after the encoding layer: {costs['macs_after_encoding_layer']:.0f}",
+             *clipped_counts(split.test.x, info)]
     if agreement:
         lines.append(f"reference vs lava on {agreement['windows']} test windows: predictions "
                      + ("IDENTICAL" if agreement["predictions_equal"] else "DIFFER"))
