@@ -21,6 +21,7 @@ import pytest
 from helpers.graphs import two_layer
 from helpers.procfs import proc_stat
 from helpers.random_plastic import random_plastic_case
+from helpers.terminal import FOREGROUND_CLI
 from spikeport.cli import main
 from spikeport.errors import MissingDependencyError, SpikeportError
 from spikeport.ir import save_deploy_graph
@@ -129,7 +130,7 @@ class _Command:
         self.tmp = short_tmp
         args = ["validate", str(graph), "--samples", "4000", "--steps", "50", "--workers", "2", "--no-progress"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "spikeport", *args],
+            [sys.executable, "-c", FOREGROUND_CLI, "", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

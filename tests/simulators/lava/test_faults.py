@@ -21,6 +21,7 @@ import pytest
 
 from helpers.graphs import one_layer
 from helpers.procfs import proc_stat
+from helpers.terminal import FOREGROUND_CLI
 from spikeport.ir import save_deploy_graph
 
 pytestmark = pytest.mark.lava
@@ -29,8 +30,6 @@ BOUND_S = 30  # from the fault to the command's end; the teardown takes about a 
 START_S = 90  # for the command to import torch and Lava, run the reference and start Lava's workers
 LAVA_PROCESSES = 6  # the shared-memory manager, RingBuffer, Dense, LIF, StateRecorder, the runtime service
 
-# Runs the CLI as `python -m spikeport` does, after executing argv[1] (a fault to inject, or nothing).
-DRIVER = "import sys\nexec(sys.argv[1])\nfrom spikeport.cli import main\nraise SystemExit(main(sys.argv[2:]))\n"
 
 # Sends SIGTERM to the command from inside its 4th fork (Lava's 3rd worker): a signal that arrives during a
 # fork is handled in the fork hooks, where Python drops exceptions, so the guard must deliver it again later.
@@ -96,7 +95,7 @@ class Command:
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, fault, *args],
+            [sys.executable, "-c", FOREGROUND_CLI, fault, *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
