@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from spikeport.checks import max_payload
 from spikeport.errors import InputDataError
 from spikeport.train.models.family import RunConfig, TaskData
 
@@ -57,18 +58,16 @@ counts, and the SNN gained 0.024 from counts (docs/rat-snn.md). Only the encodin
 def network_inputs(counts: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
     """Spike counts as the run's network reads them: clipped to the graded payload range of
     `info["input_message_bits"]` (runs without it read binary spikes: 1 where a unit fired at least once)."""
-    from spikeport.checks import max_payload
-
     return np.minimum(counts, max_payload(int(info.get("input_message_bits", 0)))).astype(np.uint8)
 
 
 def clipped_counts(counts: np.ndarray, info: Mapping[str, Any]) -> list[str]:
     """The line reporting counts that `network_inputs` clips to the graded payload's range (a saturation), or none."""
-    from spikeport.checks import max_payload
-
     top = max_payload(int(info.get("input_message_bits", 0)))
     n = int(np.count_nonzero(np.asarray(counts) > top))
-    return [f"  SATURATED: {n} spike counts above {top} per bin clipped to {top} (the graded input's range)"][:n]
+    if not n:
+        return []
+    return [f"  SATURATED: {n} spike counts above {top} per bin clipped to {top} (the graded input's range)"]
 
 
 def thin(n: int, limit: int) -> np.ndarray:
@@ -129,8 +128,6 @@ def make_reaching_data(cfg: RunConfig) -> TaskData:
     else:
         info["bin_s"] = bin_width(_recordings({**info, "bin_s": BIN_S}))
     split = reload_split(info)
-    from spikeport.checks import max_payload
-
     data = to_task_data(split.train, split.test, sessions=split.sessions, max_count=max_payload(INPUT_MESSAGE_BITS))
     train, test = thin(len(data.y_train), MAX_TRAIN), thin(len(data.y_test), MAX_TEST)
     scale = float(np.std(data.y_train[train])) or 1.0
